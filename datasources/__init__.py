@@ -1,0 +1,1 @@
+"""Data sources: I/O only. Nothing here knows GraphQL, Starlette or resolvers."""

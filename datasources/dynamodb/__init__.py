@@ -1,0 +1,1 @@
+"""DynamoDB: the system of record for catalog, prices, stock reservations, carts, orders."""
