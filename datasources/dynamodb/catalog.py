@@ -94,6 +94,15 @@ def sku_item(s: SkuRecord) -> Item:
     return {"pk": f"SKU#{s.sku}", "sk": "SKU", "productId": s.product_id, "variantId": s.variant_id}
 
 
+def variant_ref_item(s: SkuRecord) -> Item:
+    return {
+        "pk": f"VARIANT#{s.variant_id}",
+        "sk": "VARIANT",
+        "productId": s.product_id,
+        "sku": s.sku,
+    }
+
+
 def category_item(c: CategoryRecord) -> Item:
     return {
         "pk": f"CATEGORY#{c.id}",
@@ -143,6 +152,13 @@ class DynamoCatalogSource:
         return [
             SkuRecord(sku=s, product_id=i["productId"], variant_id=i["variantId"]) if i else None
             for s, i in zip(skus, items, strict=True)
+        ]
+
+    async def variant_refs(self, variant_ids: Sequence[str]) -> Sequence[SkuRecord | None]:
+        items = await self._by_keys("VARIANT", "VARIANT", variant_ids)
+        return [
+            SkuRecord(sku=i["sku"], product_id=i["productId"], variant_id=v) if i else None
+            for v, i in zip(variant_ids, items, strict=True)
         ]
 
     async def categories_by_id(self, ids: Sequence[str]) -> Sequence[CategoryRecord | None]:

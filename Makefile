@@ -1,0 +1,43 @@
+# commerce-graph — the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+include mk/engines.mk
+
+.PHONY: run test bench lint check schema clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+
+# Stamps make a second `make` instant and re-install only when pyproject.toml changes.
+$(VENV)/.run-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[embedded]'
+	touch $@
+
+$(VENV)/.dev-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.run-deps
+
+## run: serve the graph on the embedded default (moto in process, seeded demo data)
+run: $(VENV)/.run-deps
+	CG_EMBEDDED=true $(BIN)/commerce-graph serve
+
+## test: install everything the tests need (engines included), lint, type-check, test
+test: $(VENV)/.dev-deps engines-ddb
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q
+
+## bench: the standard operations against DynamoDB Local, beside their baselines
+bench: $(VENV)/.dev-deps engines-ddb
+	$(BIN)/python -m bench
+
+## schema: rewrite schema.graphql from the code (a test fails when they differ)
+schema: $(VENV)/.run-deps
+	$(BIN)/commerce-graph schema export > schema.graphql
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,78 @@
+"""Catalog reads: products by id or SKU, listings, categories, brands."""
+
+from __future__ import annotations
+
+from datasources.catalog import BrandRecord, CategoryRecord, ProductFilter, ProductRecord
+from datasources.records import Page
+from resolvers.context import Context
+from resolvers.errors import InvalidArgumentError, NotFoundError
+from resolvers.paging import checked_limit
+
+
+async def product(ctx: Context, *, id: str | None, sku: str | None) -> ProductRecord:
+    if (id is None) == (sku is None):
+        raise InvalidArgumentError("Give exactly one of id or sku.")
+    if sku is not None:
+        ref = await ctx.loaders.sku_by_code.load(sku)
+        if ref is None:
+            raise NotFoundError(f"No product has SKU '{sku}'.")
+        id = ref.product_id
+    assert id is not None
+    record = await ctx.loaders.product_by_id.load(id)
+    if record is None:
+        raise NotFoundError(f"No product has id '{id}'.")
+    return record
+
+
+async def products(
+    ctx: Context,
+    *,
+    category_id: str | None,
+    brand_id: str | None,
+    limit: int | None,
+    next_token: str | None,
+) -> Page[ProductRecord]:
+    if category_id is not None and brand_id is not None:
+        raise InvalidArgumentError("Filter by categoryId or by brandId, not both.")
+    page = await ctx.sources.catalog.list_products(
+        ProductFilter(category_id=category_id, brand_id=brand_id),
+        limit=checked_limit(limit),
+        next_token=next_token,
+    )
+    for record in page.items:
+        ctx.loaders.product_by_id.prime(record.id, record)
+    return page
+
+
+async def category(ctx: Context, *, id: str) -> CategoryRecord:
+    record = await ctx.loaders.category_by_id.load(id)
+    if record is None:
+        raise NotFoundError(f"No category has id '{id}'.")
+    return record
+
+
+async def categories(
+    ctx: Context, *, parent_id: str | None, limit: int | None, next_token: str | None
+) -> Page[CategoryRecord]:
+    page = await ctx.sources.catalog.list_categories(
+        parent_id, limit=checked_limit(limit), next_token=next_token
+    )
+    for record in page.items:
+        ctx.loaders.category_by_id.prime(record.id, record)
+    return page
+
+
+async def category_optional(ctx: Context, id: str | None) -> CategoryRecord | None:
+    return await ctx.loaders.category_by_id.load(id) if id else None
+
+
+async def brand(ctx: Context, id: str) -> BrandRecord | None:
+    return await ctx.loaders.brand_by_id.load(id)
+
+
+async def products_of_category(
+    ctx: Context, category_id: str, *, limit: int | None, next_token: str | None
+) -> Page[ProductRecord]:
+    return await products(
+        ctx, category_id=category_id, brand_id=None, limit=limit, next_token=next_token
+    )

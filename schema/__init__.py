@@ -1,0 +1,34 @@
+"""The schema, built from the domain roots — one visible list of what the graph serves."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.tools import merge_types
+
+from schema.cart.mutations import CartMutation
+from schema.cart.queries import CartQuery
+from schema.catalog.queries import CatalogQuery
+from schema.customer.queries import CustomerQuery
+from schema.inventory.queries import InventoryQuery
+from schema.order.mutations import OrderMutation
+from schema.order.queries import OrderQuery
+from schema.scalars import AWS_SCALAR_MAP
+from schema.sdl import check_appsync_schema
+
+QUERIES = (CatalogQuery, InventoryQuery, CustomerQuery, CartQuery, OrderQuery)
+MUTATIONS = (CartMutation, OrderMutation)
+
+Query = merge_types("Query", QUERIES)
+Mutation = merge_types("Mutation", MUTATIONS)
+
+
+def build_schema() -> strawberry.Schema:
+    schema = strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        scalar_overrides=dict(AWS_SCALAR_MAP),
+        extensions=[ParserCache(maxsize=1024), ValidationCache(maxsize=1024)],
+    )
+    check_appsync_schema(schema)
+    return schema

@@ -1,0 +1,91 @@
+"""Cart mutations. Each returns `{cart, userErrors}`; a refused change writes nothing."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import cart as carts
+from resolvers.cart import CartResult, LineInput
+from schema.cart.types import Cart
+from schema.channel import Channel
+from schema.errors import CartUserError
+from schema.info import Info
+
+
+@strawberry.input(description="A variant and how many of it.")
+class CartLineInput:
+    variant_id: strawberry.ID
+    quantity: int
+
+    def record(self) -> LineInput:
+        return LineInput(variant_id=str(self.variant_id), quantity=self.quantity)
+
+
+@strawberry.input
+class CreateCartInput:
+    channel: Channel
+    location_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The store, for POS carts (required there)."
+    )
+    customer_id: strawberry.ID | None = None
+    country: str | None = None
+    lines: list[CartLineInput] | None = None
+
+
+@strawberry.type
+class CartPayload:
+    cart: Cart | None
+    user_errors: list[CartUserError]
+
+    @classmethod
+    def of(cls, result: CartResult) -> CartPayload:
+        return cls(
+            cart=Cart.of(result.cart) if result.cart and not result.user_errors else None,
+            user_errors=[CartUserError.of(e) for e in result.user_errors],
+        )
+
+
+@strawberry.type
+class CartMutation:
+    @strawberry.mutation(description="Start a cart.")
+    async def create_cart(self, info: Info, input: CreateCartInput) -> CartPayload:
+        return CartPayload.of(
+            await carts.create_cart(
+                info.context,
+                channel=input.channel,
+                location_id=str(input.location_id) if input.location_id else None,
+                customer_id=str(input.customer_id) if input.customer_id else None,
+                country=input.country,
+                lines=[ln.record() for ln in input.lines or ()],
+            )
+        )
+
+    @strawberry.mutation(
+        description="Add variants; an existing line of the same variant grows."
+    )
+    async def add_cart_lines(
+        self, info: Info, cart_id: strawberry.ID, lines: list[CartLineInput]
+    ) -> CartPayload:
+        return CartPayload.of(
+            await carts.add_cart_lines(
+                info.context, cart_id=str(cart_id), lines=[ln.record() for ln in lines]
+            )
+        )
+
+    @strawberry.mutation(description="Set a line's quantity; 0 removes it.")
+    async def update_cart_line(
+        self, info: Info, cart_id: strawberry.ID, line_id: strawberry.ID, quantity: int
+    ) -> CartPayload:
+        return CartPayload.of(
+            await carts.update_cart_line(
+                info.context, cart_id=str(cart_id), line_id=str(line_id), quantity=quantity
+            )
+        )
+
+    @strawberry.mutation(description="Remove a line.")
+    async def remove_cart_line(
+        self, info: Info, cart_id: strawberry.ID, line_id: strawberry.ID
+    ) -> CartPayload:
+        return CartPayload.of(
+            await carts.remove_cart_line(info.context, cart_id=str(cart_id), line_id=str(line_id))
+        )

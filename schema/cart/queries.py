@@ -1,0 +1,16 @@
+"""Cart root fields."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import cart as carts
+from schema.cart.types import Cart
+from schema.info import Info
+
+
+@strawberry.type
+class CartQuery:
+    @strawberry.field
+    async def cart(self, info: Info, id: strawberry.ID) -> Cart | None:
+        return Cart.of(await carts.cart(info.context, id=str(id)))

@@ -1,0 +1,65 @@
+"""Catalog root fields."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import catalog
+from schema.catalog.types import Category, Product
+from schema.info import Info
+from schema.pagination import Connection
+
+
+@strawberry.input(description="Filter a product listing by category or by brand.")
+class ProductFilterInput:
+    category_id: strawberry.ID | None = None
+    brand_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class CatalogQuery:
+    @strawberry.field(description="One product, by id or by the SKU of one of its variants.")
+    async def product(
+        self, info: Info, id: strawberry.ID | None = None, sku: str | None = None
+    ) -> Product | None:
+        return Product.of(
+            await catalog.product(info.context, id=str(id) if id else None, sku=sku)
+        )
+
+    @strawberry.field(description="Products, optionally in one category or of one brand.")
+    async def products(
+        self,
+        info: Info,
+        filter: ProductFilterInput | None = None,
+        limit: int | None = None,
+        next_token: str | None = None,
+    ) -> Connection[Product]:
+        f = filter or ProductFilterInput()
+        page = await catalog.products(
+            info.context,
+            category_id=str(f.category_id) if f.category_id else None,
+            brand_id=str(f.brand_id) if f.brand_id else None,
+            limit=limit,
+            next_token=next_token,
+        )
+        return Connection.of(page, Product.of)
+
+    @strawberry.field
+    async def category(self, info: Info, id: strawberry.ID) -> Category | None:
+        return Category.of(await catalog.category(info.context, id=str(id)))
+
+    @strawberry.field(description="Children of a category; the roots without parentId.")
+    async def categories(
+        self,
+        info: Info,
+        parent_id: strawberry.ID | None = None,
+        limit: int | None = None,
+        next_token: str | None = None,
+    ) -> Connection[Category]:
+        page = await catalog.categories(
+            info.context,
+            parent_id=str(parent_id) if parent_id else None,
+            limit=limit,
+            next_token=next_token,
+        )
+        return Connection.of(page, Category.of)

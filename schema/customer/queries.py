@@ -1,0 +1,16 @@
+"""Customer root fields."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import customer
+from schema.customer.types import Customer
+from schema.info import Info
+
+
+@strawberry.type
+class CustomerQuery:
+    @strawberry.field
+    async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
+        return Customer.of(await customer.customer(info.context, id=str(id)))

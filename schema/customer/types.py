@@ -1,0 +1,65 @@
+"""Customers and addresses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from datasources.customer import AddressRecord, CustomerRecord
+from resolvers import order as orders
+from schema.info import Info
+from schema.pagination import Connection
+from schema.scalars import AWSDateTime, AWSEmail, AWSPhone
+
+if TYPE_CHECKING:
+    from schema.order.types import Order
+
+
+@strawberry.type
+class Address:
+    first_name: str
+    last_name: str
+    street: str
+    city: str
+    postal_code: str
+    country: str
+    phone: AWSPhone | None
+
+    @classmethod
+    def of(cls, a: AddressRecord) -> Address:
+        return cls(
+            first_name=a.first_name, last_name=a.last_name, street=a.street, city=a.city,
+            postal_code=a.postal_code, country=a.country,
+            phone=AWSPhone(a.phone) if a.phone else None,
+        )
+
+
+@strawberry.type(description="A shopper with an account.")
+class Customer:
+    id: strawberry.ID
+    email: AWSEmail
+    first_name: str
+    last_name: str
+    phone: AWSPhone | None
+    addresses: list[Address]
+    created_at: AWSDateTime
+
+    @classmethod
+    def of(cls, r: CustomerRecord) -> Customer:
+        return cls(
+            id=strawberry.ID(r.id), email=AWSEmail(r.email), first_name=r.first_name,
+            last_name=r.last_name, phone=AWSPhone(r.phone) if r.phone else None,
+            addresses=[Address.of(a) for a in r.addresses], created_at=AWSDateTime(r.created_at),
+        )
+
+    @strawberry.field(description="Newest first.")
+    async def orders(
+        self, info: Info, limit: int | None = None, next_token: str | None = None
+    ) -> Connection[Annotated[Order, strawberry.lazy("schema.order.types")]]:
+        from schema.order.types import Order
+
+        page = await orders.orders_of_customer(
+            info.context, str(self.id), limit=limit, next_token=next_token
+        )
+        return Connection.of(page, Order.of)

@@ -1,0 +1,34 @@
+"""The `userErrors` of mutation payloads: business failures, each with a domain code."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers.errors import CartErrorCode, OrderErrorCode, UserErrorRecord
+
+strawberry.enum(CartErrorCode, description="Why a cart mutation was refused.")
+strawberry.enum(OrderErrorCode, description="Why an order mutation was refused.")
+
+
+@strawberry.type(description="A business rule a cart mutation broke; nothing was written.")
+class CartUserError:
+    field: list[str] | None = strawberry.field(description="Path to the offending input.")
+    message: str
+    code: CartErrorCode
+
+    @classmethod
+    def of(cls, e: UserErrorRecord) -> CartUserError:
+        return cls(field=list(e.field) if e.field else None, message=e.message,
+                   code=CartErrorCode(e.code))
+
+
+@strawberry.type(description="A business rule an order mutation broke; nothing was written.")
+class OrderUserError:
+    field: list[str] | None = strawberry.field(description="Path to the offending input.")
+    message: str
+    code: OrderErrorCode
+
+    @classmethod
+    def of(cls, e: UserErrorRecord) -> OrderUserError:
+        return cls(field=list(e.field) if e.field else None, message=e.message,
+                   code=OrderErrorCode(e.code))

@@ -1,0 +1,55 @@
+"""Money as Shopify and Saleor shape it: a decimal string amount, never a Float."""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+
+from datasources.records import MoneyRecord
+
+
+@strawberry.enum(description="ISO 4217 currency codes accepted by the catalog.")
+class CurrencyCode(enum.StrEnum):
+    USD = "USD"
+    EUR = "EUR"
+    GBP = "GBP"
+    CAD = "CAD"
+    AUD = "AUD"
+    JPY = "JPY"
+    CHF = "CHF"
+    SEK = "SEK"
+    NOK = "NOK"
+    DKK = "DKK"
+    PLN = "PLN"
+    MXN = "MXN"
+    BRL = "BRL"
+    INR = "INR"
+    CNY = "CNY"
+
+
+@strawberry.type(description="An amount of money in one currency.")
+class Money:
+    amount: str = strawberry.field(description="Decimal string, e.g. \"19.99\".")
+    currency_code: CurrencyCode
+
+    @classmethod
+    def of(cls, record: MoneyRecord) -> Money:
+        return cls(amount=f"{record.amount:.2f}", currency_code=CurrencyCode(record.currency_code))
+
+
+@strawberry.type(description="An amount before tax, the tax, and the amount with tax.")
+class TaxedMoney:
+    net: Money
+    tax: Money
+    gross: Money
+
+    @classmethod
+    def of(cls, net: MoneyRecord, tax: MoneyRecord) -> TaxedMoney:
+        return cls(net=Money.of(net), tax=Money.of(tax), gross=Money.of(net + tax))
+
+
+@strawberry.type(description="The lowest and highest price of a set of variants.")
+class MoneyRange:
+    min: Money
+    max: Money

@@ -1,0 +1,26 @@
+"""AppSync/Amplify lists: `{items, nextToken}`, with `limit` (max 100) and `nextToken` args."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
+
+import strawberry
+
+from datasources.records import Page
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@strawberry.type(description="One page of a list; pass `nextToken` back to get the next one.")
+class Connection(Generic[T]):
+    items: list[T]
+    next_token: str | None = strawberry.field(
+        description="Opaque and signed; null on the last page."
+    )
+
+    @classmethod
+    def of(cls, page: Page[R], convert: Callable[[R], T]) -> Connection[T]:
+        items: Iterable[R] = page.items
+        return cls(items=[convert(i) for i in items], next_token=page.next_token)

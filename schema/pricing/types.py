@@ -1,0 +1,24 @@
+"""A variant's price on one channel."""
+
+from __future__ import annotations
+
+import strawberry
+
+from datasources.pricing import PriceRecord
+from schema.channel import Channel
+from schema.money import Money
+
+
+@strawberry.type(description="List price on a channel, with the compare-at (was) price if any.")
+class VariantPrice:
+    channel: Channel
+    price: Money
+    compare_at_price: Money | None
+
+    @classmethod
+    def of(cls, channel: Channel, r: PriceRecord) -> VariantPrice:
+        return cls(
+            channel=channel,
+            price=Money.of(r.price),
+            compare_at_price=Money.of(r.compare_at) if r.compare_at else None,
+        )

@@ -1,0 +1,1 @@
+"""Start real engines (DynamoDB Local, moto server) for tests; fixtures are wired elsewhere."""
