@@ -1,8 +1,8 @@
 """Composition root: the Starlette app, its lifespan, and the `commerce-graph` command.
 
-    commerce-graph serve            serve the graph (GraphiQL at /graphql)
-    commerce-graph schema export    print the AppSync-dialect SDL
-    commerce-graph seed             create tables and load the demo data
+commerce-graph serve            serve the graph (GraphiQL at /graphql)
+commerce-graph schema export    print the AppSync-dialect SDL
+commerce-graph seed             create tables and load the demo data
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, *, progress: bool = False) -> S
     return Starlette(
         routes=[
             Route("/", home),
-            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            Route("/graphql", endpoint),  # the endpoint answers every method itself
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

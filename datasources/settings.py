@@ -11,7 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CG_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CG_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     # --- serving ---
     host: str = "127.0.0.1"

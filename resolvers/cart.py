@@ -169,8 +169,7 @@ async def _mutate(ctx: Context, cart_id: str, change: Change) -> CartResult:
         except ConditionFailedError:
             await asyncio.sleep(random.uniform(0, min(0.1, 0.002 * 2**attempt)))
             continue
-        ctx.loaders.cart_by_id.clear(cart_id)
-        ctx.loaders.cart_by_id.prime(cart_id, written)
+        ctx.loaders.cart_by_id.prime(cart_id, written, force=True)
         return CartResult(written)
     msg = "The cart kept changing; try again."
     return CartResult(None, [_error(CartErrorCode.CONCURRENT_MODIFICATION, msg, "cartId")])

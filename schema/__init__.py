@@ -28,7 +28,8 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         scalar_overrides=dict(AWS_SCALAR_MAP),
-        extensions=[ParserCache(maxsize=1024), ValidationCache(maxsize=1024)],
+        # Factories: Strawberry keeps the LRU caches at module level, shared by every request.
+        extensions=[lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024)],
     )
     check_appsync_schema(schema)
     return schema

@@ -18,8 +18,9 @@ class CartUserError:
 
     @classmethod
     def of(cls, e: UserErrorRecord) -> CartUserError:
-        return cls(field=list(e.field) if e.field else None, message=e.message,
-                   code=CartErrorCode(e.code))
+        return cls(
+            field=list(e.field) if e.field else None, message=e.message, code=CartErrorCode(e.code)
+        )
 
 
 @strawberry.type(description="A business rule an order mutation broke; nothing was written.")
@@ -30,5 +31,6 @@ class OrderUserError:
 
     @classmethod
     def of(cls, e: UserErrorRecord) -> OrderUserError:
-        return cls(field=list(e.field) if e.field else None, message=e.message,
-                   code=OrderErrorCode(e.code))
+        return cls(
+            field=list(e.field) if e.field else None, message=e.message, code=OrderErrorCode(e.code)
+        )

@@ -30,7 +30,7 @@ class CurrencyCode(enum.StrEnum):
 
 @strawberry.type(description="An amount of money in one currency.")
 class Money:
-    amount: str = strawberry.field(description="Decimal string, e.g. \"19.99\".")
+    amount: str = strawberry.field(description='Decimal string, e.g. "19.99".')
     currency_code: CurrencyCode
 
     @classmethod

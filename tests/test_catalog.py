@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conftest import Graph
+
 from datasources.demo.generate import DemoData
 
 PRODUCT_PAGE = """
@@ -113,8 +114,11 @@ async def test_token_of_one_list_is_refused_by_another(graph: Graph, demo: DemoD
     data = await graph.data(LISTING, {"limit": 1})
     body = await graph.post(
         LISTING,
-        {"limit": 1, "nextToken": data["products"]["nextToken"],
-         "categoryId": demo.products[0].category_id},
+        {
+            "limit": 1,
+            "nextToken": data["products"]["nextToken"],
+            "categoryId": demo.products[0].category_id,
+        },
     )
     assert body["errors"][0]["errorType"] == "DynamoDB:InvalidNextToken"
 
@@ -131,6 +135,4 @@ async def test_category_tree_has_60_nodes_when_walked(graph: Graph, demo: DemoDa
     roots = data["categories"]["items"]
     assert {r["id"] for r in roots} == {c.id for c in demo.categories if c.parent_id is None}
     children = {c["id"] for r in roots for c in r["children"]["items"]}
-    assert children == {
-        c.id for c in demo.categories if c.parent_id in {r["id"] for r in roots}
-    }
+    assert children == {c.id for c in demo.categories if c.parent_id in {r["id"] for r in roots}}

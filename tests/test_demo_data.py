@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 
 import phonenumbers
 import pytest
 from aiobotocore.session import get_session
-from moto.server import ThreadedMotoServer
 
 from datasources.catalog import CategoryRecord
 from datasources.demo.generate import IMAGE_HOST, DemoData, generate_demo
@@ -23,7 +22,7 @@ from datasources.dynamodb.inventory import DynamoInventorySource
 from datasources.dynamodb.order import DynamoOrderSource
 from datasources.dynamodb.pricing import DynamoPricingSource
 from datasources.dynamodb.tables import create_tables
-from datasources.inventory import LocationKind
+from datasources.inventory import LocationKind, StockLevel
 from datasources.order import OrderStatus
 from datasources.pagination import TokenCodec
 from datasources.records import Channel
@@ -169,7 +168,7 @@ def test_locations_are_warehouses_and_stores(data: DemoData) -> None:
 def test_stock_covers_every_variant_at_every_location(data: DemoData) -> None:
     # given
     location_ids = {loc.id for loc in data.locations}
-    levels = []
+    levels: list[StockLevel] = []
     for product, stock in zip(data.products, data.stock, strict=True):
         assert stock.product_id == product.id
         assert set(stock.by_variant) == {v.id for v in product.variants}
@@ -256,16 +255,8 @@ def test_sizes_are_parameters() -> None:
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    # Port 0: the OS picks a free port. A pre-picked port that turns out taken would make
-    # start() wait forever for a server thread that crashed on bind.
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+def moto_endpoint(engine_endpoints: dict[str, str]) -> str:
+    return engine_endpoints["moto"]
 
 
 @pytest.fixture
@@ -277,7 +268,7 @@ async def dynamo(moto_endpoint: str) -> AsyncIterator[DynamoClient]:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     ) as client:
-        yield DynamoClient(client, table_prefix="t-")
+        yield DynamoClient(client, table_prefix="demo-t-")
 
 
 @pytest.mark.engine
@@ -298,6 +289,7 @@ async def test_load_demo_writes_records_the_sources_read_back(dynamo: DynamoClie
         "categories": 60,
         "products": 50,
         "skus": len(data.skus),
+        "variants": len(data.skus),
         "prices": 50,
         "locations": 6,
         "stock": 50,
@@ -311,6 +303,7 @@ async def test_load_demo_writes_records_the_sources_read_back(dynamo: DynamoClie
         data.categories
     )
     assert list(await catalog.skus([s.sku for s in data.skus])) == list(data.skus)
+    assert list(await catalog.variant_refs([s.variant_id for s in data.skus])) == list(data.skus)
     assert list(await DynamoPricingSource(dynamo).prices_by_product(ids)) == list(data.prices)
     inventory = DynamoInventorySource(dynamo, tokens)
     assert list(await inventory.stock_by_product(ids)) == list(data.stock)

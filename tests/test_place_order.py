@@ -7,8 +7,9 @@ import uuid
 from typing import Any
 
 from conftest import Graph
-from datasources.demo.generate import DemoData
 from test_cart import ADD, CREATE, in_stock_variants
+
+from datasources.demo.generate import DemoData
 
 PLACE = """
 mutation Place($input: PlaceOrderInput!) {
@@ -20,7 +21,8 @@ mutation Place($input: PlaceOrderInput!) {
 }
 """
 CART_STATUS = "query Cart($id: ID!) { cart(id: $id) { status } }"
-STOCK = """query Stock($id: ID!) { product(id: $id) { variants { id stock { locationId reserved available } } } }"""
+STOCK = """query Stock($id: ID!) {
+  product(id: $id) { variants { id stock { locationId reserved available } } } }"""
 
 
 async def cart_with(graph: Graph, lines: list[dict[str, Any]], **input: Any) -> str:
@@ -31,12 +33,19 @@ async def cart_with(graph: Graph, lines: list[dict[str, Any]], **input: Any) -> 
     return cart_id
 
 
+async def place(graph: Graph, cart_id: str) -> dict[str, Any]:
+    """placeOrder with a fresh idempotency key."""
+    key = str(uuid.uuid4())
+    return await graph.data(PLACE, {"input": {"cartId": cart_id, "idempotencyKey": key}})
+
+
 async def orders_for_cart(graph: Graph, cart_id: str) -> int:
     table = graph.sources.dynamo.table("orders")
     count = 0
     paginator = graph.sources.dynamo.raw.get_paginator("scan")
     async for page in paginator.paginate(
-        TableName=table, FilterExpression="cartId = :c",
+        TableName=table,
+        FilterExpression="cartId = :c",
         ExpressionAttributeValues={":c": {"S": cart_id}},
     ):
         count += len(page.get("Items", []))
@@ -62,11 +71,14 @@ async def test_place_order_reserves_stock_and_checks_the_cart_out(
     before = await reserved(graph, product_id, a)
     cart_id = await cart_with(graph, [{"variantId": a, "quantity": 2}])
     # when
-    data = await graph.data(PLACE, {"input": {"cartId": cart_id, "idempotencyKey": str(uuid.uuid4())}})
+    data = await graph.data(
+        PLACE, {"input": {"cartId": cart_id, "idempotencyKey": str(uuid.uuid4())}}
+    )
     # then
     order = data["placeOrder"]["order"]
     assert data["placeOrder"]["userErrors"] == []
-    assert order["status"] == "UNFULFILLED" and order["origin"] == "WEB"
+    assert order["status"] == "UNFULFILLED"
+    assert order["origin"] == "WEB"
     assert order["placedAt"].endswith("Z")
     (line,) = order["lines"]
     after = await reserved(graph, product_id, a)
@@ -116,11 +128,13 @@ async def test_insufficient_stock_writes_nothing(graph: Graph, demo: DemoData) -
     line = [{"variantId": variant_id, "quantity": units}]
     first = await cart_with(graph, line, channel="POS", locationId=store.id)
     second = await cart_with(graph, line, channel="POS", locationId=store.id)
-    ok = await graph.data(PLACE, {"input": {"cartId": first, "idempotencyKey": str(uuid.uuid4())}})
+    ok = await place(graph, first)
     assert ok["placeOrder"]["userErrors"] == []
     stock_after_first = await reserved(graph, product_id, variant_id)
     # when
-    data = await graph.data(PLACE, {"input": {"cartId": second, "idempotencyKey": str(uuid.uuid4())}})
+    data = await graph.data(
+        PLACE, {"input": {"cartId": second, "idempotencyKey": str(uuid.uuid4())}}
+    )
     # then
     assert [e["code"] for e in data["placeOrder"]["userErrors"]] == ["INSUFFICIENT_STOCK"]
     assert await orders_for_cart(graph, second) == 0
@@ -131,5 +145,7 @@ async def test_insufficient_stock_writes_nothing(graph: Graph, demo: DemoData) -
 async def test_empty_and_unknown_carts_are_user_errors(graph: Graph) -> None:
     empty = (await graph.data(CREATE, {"input": {"channel": "WEB"}}))["createCart"]["cart"]["id"]
     for cart_id, code in ((empty, "CART_EMPTY"), ("crt_nope", "CART_NOT_FOUND")):
-        data = await graph.data(PLACE, {"input": {"cartId": cart_id, "idempotencyKey": str(uuid.uuid4())}})
+        data = await graph.data(
+            PLACE, {"input": {"cartId": cart_id, "idempotencyKey": str(uuid.uuid4())}}
+        )
         assert [e["code"] for e in data["placeOrder"]["userErrors"]] == [code]

@@ -43,6 +43,8 @@ _YEAR_SECONDS = 365 * 24 * 3600
 
 @dataclass(frozen=True, slots=True)
 class DemoData:
+    """One consistent set: every id referenced anywhere is defined in the same set."""
+
     brands: tuple[BrandRecord, ...]
     categories: tuple[CategoryRecord, ...]
     products: tuple[ProductRecord, ...]
@@ -240,7 +242,7 @@ def _brands(rng: random.Random, count: int = 40) -> tuple[BrandRecord, ...]:
 def _categories() -> tuple[tuple[CategoryRecord, ...], dict[str, str]]:
     """The tree (fixed, so category ids are stable across seeds) and each leaf's root name."""
     out: list[CategoryRecord] = []
-    roots_of_leaves: dict[str, str] = {}
+    root_of_leaf: dict[str, str] = {}
     taken: set[str] = set()
 
     def add(name: str, parent: CategoryRecord | None) -> CategoryRecord:
@@ -260,8 +262,8 @@ def _categories() -> tuple[tuple[CategoryRecord, ...], dict[str, str]]:
         for child_name, grandchildren in children.items():
             child = add(child_name, root)
             leaves = [add(g, child) for g in grandchildren] or [child]
-            roots_of_leaves.update((leaf.id, root_name) for leaf in leaves)
-    return tuple(out), roots_of_leaves
+            root_of_leaf.update((leaf.id, root_name) for leaf in leaves)
+    return tuple(out), root_of_leaf
 
 
 def _product(
@@ -351,7 +353,7 @@ def _stock(
         levels = {}
         for location_id, ceiling in ceilings:
             r = draw()
-            quantity = 0 if r < 0.05 else 1 + int((r - 0.05) / 0.95 * ceiling) % ceiling
+            quantity = 0 if r < 0.05 else min(ceiling, 1 + int((r - 0.05) / 0.95 * ceiling))
             levels[location_id] = StockLevel(quantity, 0)
         by_variant[variant.id] = levels
     return ProductStockRecord(product_id=product.id, by_variant=by_variant)

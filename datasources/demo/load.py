@@ -9,7 +9,13 @@ from typing import TypeVar
 from tqdm import tqdm
 
 from datasources.demo.generate import DemoData, product_id
-from datasources.dynamodb.catalog import brand_item, category_item, product_item, sku_item
+from datasources.dynamodb.catalog import (
+    brand_item,
+    category_item,
+    product_item,
+    sku_item,
+    variant_ref_item,
+)
 from datasources.dynamodb.client import BATCH_WRITE_MAX_ITEMS, DynamoClient, Item
 from datasources.dynamodb.customer import customer_item
 from datasources.dynamodb.inventory import location_item, stock_item
@@ -40,6 +46,7 @@ async def load_demo(
         ("categories", CATALOG, _items(data.categories, category_item)),
         ("products", CATALOG, _items(products, product_item)),
         ("skus", CATALOG, _items(data.skus, sku_item)),
+        ("variants", CATALOG, _items(data.skus, variant_ref_item)),
         ("prices", CATALOG, _items(data.prices, prices_item)),
         ("locations", INVENTORY, _items(data.locations, location_item)),
         ("stock", INVENTORY, _items(data.stock, stock_item)),

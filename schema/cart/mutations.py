@@ -60,9 +60,7 @@ class CartMutation:
             )
         )
 
-    @strawberry.mutation(
-        description="Add variants; an existing line of the same variant grows."
-    )
+    @strawberry.mutation(description="Add variants; an existing line of the same variant grows.")
     async def add_cart_lines(
         self, info: Info, cart_id: strawberry.ID, lines: list[CartLineInput]
     ) -> CartPayload:

@@ -59,11 +59,15 @@ class Cart:
     @classmethod
     def of(cls, r: CartRecord) -> Cart:
         return cls(
-            id=strawberry.ID(r.id), channel=r.channel, status=r.status,
+            id=strawberry.ID(r.id),
+            channel=r.channel,
+            status=r.status,
             currency_code=CurrencyCode(r.currency_code),
             location_id=strawberry.ID(r.location_id) if r.location_id else None,
-            country=r.country, created_at=AWSDateTime(r.created_at),
-            updated_at=AWSDateTime(r.updated_at), record=r,
+            country=r.country,
+            created_at=AWSDateTime(r.created_at),
+            updated_at=AWSDateTime(r.updated_at),
+            record=r,
         )
 
     @strawberry.field

@@ -22,9 +22,7 @@ class CatalogQuery:
     async def product(
         self, info: Info, id: strawberry.ID | None = None, sku: str | None = None
     ) -> Product | None:
-        return Product.of(
-            await catalog.product(info.context, id=str(id) if id else None, sku=sku)
-        )
+        return Product.of(await catalog.product(info.context, id=str(id) if id else None, sku=sku))
 
     @strawberry.field(description="Products, optionally in one category or of one brand.")
     async def products(

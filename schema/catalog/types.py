@@ -14,7 +14,7 @@ from schema.inventory.types import Availability, Stock
 from schema.money import Money, MoneyRange
 from schema.pagination import Connection
 from schema.pricing.types import VariantPrice
-from schema.scalars import AWSDateTime, AWSJSON, AWSURL
+from schema.scalars import AWSJSON, AWSURL, AWSDateTime
 
 
 @strawberry.type(description="A product image.")
@@ -44,7 +44,10 @@ class Variant:
     @classmethod
     def of(cls, r: VariantRecord) -> Variant:
         return cls(
-            id=strawberry.ID(r.id), sku=r.sku, name=r.name, attributes=AWSJSON(r.attributes),
+            id=strawberry.ID(r.id),
+            sku=r.sku,
+            name=r.name,
+            attributes=AWSJSON(r.attributes),
             record=r,
         )
 
@@ -63,7 +66,9 @@ class Variant:
     ) -> Availability:
         return Availability.of(
             await inventory.variant_availability(
-                info.context, self.record, channel=channel,
+                info.context,
+                self.record,
+                channel=channel,
                 location_id=str(location_id) if location_id else None,
             )
         )
@@ -116,7 +121,8 @@ class Product:
     @strawberry.field(description="Lowest and highest variant price on a channel.")
     async def price_range(self, info: Info, channel: Channel) -> MoneyRange | None:
         prices = [
-            p for v in self.record.variants
+            p
+            for v in self.record.variants
             if (p := await pricing.variant_price(info.context, v, channel)) is not None
         ]
         if not prices:

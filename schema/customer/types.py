@@ -29,8 +29,12 @@ class Address:
     @classmethod
     def of(cls, a: AddressRecord) -> Address:
         return cls(
-            first_name=a.first_name, last_name=a.last_name, street=a.street, city=a.city,
-            postal_code=a.postal_code, country=a.country,
+            first_name=a.first_name,
+            last_name=a.last_name,
+            street=a.street,
+            city=a.city,
+            postal_code=a.postal_code,
+            country=a.country,
             phone=AWSPhone(a.phone) if a.phone else None,
         )
 
@@ -48,9 +52,13 @@ class Customer:
     @classmethod
     def of(cls, r: CustomerRecord) -> Customer:
         return cls(
-            id=strawberry.ID(r.id), email=AWSEmail(r.email), first_name=r.first_name,
-            last_name=r.last_name, phone=AWSPhone(r.phone) if r.phone else None,
-            addresses=[Address.of(a) for a in r.addresses], created_at=AWSDateTime(r.created_at),
+            id=strawberry.ID(r.id),
+            email=AWSEmail(r.email),
+            first_name=r.first_name,
+            last_name=r.last_name,
+            phone=AWSPhone(r.phone) if r.phone else None,
+            addresses=[Address.of(a) for a in r.addresses],
+            created_at=AWSDateTime(r.created_at),
         )
 
     @strawberry.field(description="Newest first.")

@@ -25,7 +25,10 @@ class Location:
     @classmethod
     def of(cls, r: LocationRecord) -> Location:
         return cls(
-            id=strawberry.ID(r.id), name=r.name, kind=r.kind, country=r.country,
+            id=strawberry.ID(r.id),
+            name=r.name,
+            kind=r.kind,
+            country=r.country,
             channels=list(r.channels),
         )
 

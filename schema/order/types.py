@@ -29,9 +29,14 @@ class OrderLine:
     @classmethod
     def of(cls, r: OrderLineRecord) -> OrderLine:
         return cls(
-            id=strawberry.ID(r.id), variant_id=strawberry.ID(r.variant_id), sku=r.sku,
-            product_name=r.product_name, variant_name=r.variant_name, quantity=r.quantity,
-            unit_price=Money.of(r.unit_price), total=Money.of(r.unit_price.times(r.quantity)),
+            id=strawberry.ID(r.id),
+            variant_id=strawberry.ID(r.variant_id),
+            sku=r.sku,
+            product_name=r.product_name,
+            variant_name=r.variant_name,
+            quantity=r.quantity,
+            unit_price=Money.of(r.unit_price),
+            total=Money.of(r.unit_price.times(r.quantity)),
             location_id=strawberry.ID(r.location_id),
         )
 
@@ -52,10 +57,16 @@ class Order:
     @classmethod
     def of(cls, r: OrderRecord) -> Order:
         return cls(
-            id=strawberry.ID(r.id), number=r.number, status=r.status, origin=r.channel,
-            cart_id=strawberry.ID(r.cart_id), lines=[OrderLine.of(ln) for ln in r.lines],
-            subtotal=Money.of(r.subtotal), total=TaxedMoney.of(r.subtotal, r.tax),
-            placed_at=AWSDateTime(r.placed_at), record=r,
+            id=strawberry.ID(r.id),
+            number=r.number,
+            status=r.status,
+            origin=r.channel,
+            cart_id=strawberry.ID(r.cart_id),
+            lines=[OrderLine.of(ln) for ln in r.lines],
+            subtotal=Money.of(r.subtotal),
+            total=TaxedMoney.of(r.subtotal, r.tax),
+            placed_at=AWSDateTime(r.placed_at),
+            record=r,
         )
 
     @strawberry.field

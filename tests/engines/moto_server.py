@@ -1,4 +1,8 @@
-"""Run moto's HTTP server (every AWS service on one endpoint) in a thread of this process."""
+"""Run moto's HTTP server (every AWS service on one endpoint) in a thread of this process.
+
+Tests use exactly the server of the embedded default (`datasources.embedded`), which serves
+requests one at a time so that moto's conditional writes stay atomic.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,14 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from moto.server import ThreadedMotoServer
+from datasources.embedded import embedded_aws
 
 
 @contextmanager
 def start_moto_server(port: int = 0) -> Iterator[str]:
-    """Start a ThreadedMotoServer on 127.0.0.1; yield its endpoint URL; stop it on exit."""
-    # Default port 0 (the OS picks), not free_port(): if the bind fails, start() waits forever
-    # for a ready event that the crashed server thread never sets.
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    """Serve moto on 127.0.0.1 (port 0: the OS picks); yield its endpoint URL; stop on exit."""
+    with embedded_aws(port=port) as endpoint:
+        yield endpoint
 
 
 def reset_moto(endpoint: str) -> None:

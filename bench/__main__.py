@@ -1,0 +1,177 @@
+"""`python -m bench`: run the standard operations against commerce-graph and its baselines.
+
+1. Start DynamoDB Local on a free port and load the full demo set.
+2. In process (httpx.ASGITransport): create the carts, count each operation's DynamoDB calls
+   on commerce-graph and on the graphql-core baseline, capture the responses for the bare one.
+3. For each server (its own uvicorn process): for each operation, wrk for a warm-up and then
+   a measured run at fixed connections.
+4. Print the markdown table, write bench/results/latest.json; exit 1 if any request failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench.apps import graphql_core_app
+from bench.dataset import seed
+from bench.inprocess import ProbeError, in_process
+from bench.machine import BUSY_WARNING, busy_fraction, load_average
+from bench.operations import Operation, add_to_cart, category_listing, product_page
+from bench.report import LABELS, OperationResult, markdown, write_json
+from bench.serve import bench_settings
+from bench.servers import running_server
+from bench.wrk import Load, drive, wrk_path
+from tests.engines.dynamodb_local import start_dynamodb_local
+
+KINDS = ("commerce-graph", "graphql-core", "bare")
+SERVED_BY_DYNAMODB = ("commerce-graph", "graphql-core")
+TABLE_PREFIX = "cg-bench-"
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    # Per server: reads are the same everywhere; each server adds to its own fresh carts.
+    operations: dict[str, list[Operation]]
+    results: list[OperationResult]
+    captured: dict[str, str]
+    seed_seconds: float
+
+
+async def prepare(endpoint: str, carts: int) -> Prepared:
+    from server import create_app  # the edge (appsync.http) must be importable by now
+
+    settings = bench_settings(endpoint, TABLE_PREFIX)
+    data, seed_seconds = await seed(settings)
+    reads = [product_page(data), category_listing(data)]
+    async with (
+        in_process(create_app(settings)) as real,
+        in_process(graphql_core_app(settings)) as core,
+    ):
+        pools = {kind: await real.create_carts(carts) for kind in SERVED_BY_DYNAMODB}
+        probes = {
+            kind: [*reads, add_to_cart(data, await real.create_carts(1))]
+            for kind in SERVED_BY_DYNAMODB
+        }
+        results = [OperationResult(op.name, op.description) for op in probes["commerce-graph"]]
+        captured: dict[str, str] = {}
+        for kind, app in (("commerce-graph", real), ("graphql-core", core)):
+            for result, op in zip(results, probes[kind], strict=True):
+                try:
+                    probe = await app.probe(op.first_body)
+                except ProbeError as error:
+                    result.broken = result.broken or f"{LABELS[kind]}: {error}"
+                    continue
+                result.calls[kind] = probe.calls
+                if kind == "commerce-graph":
+                    captured[op.key] = probe.response.decode()
+    operations = {kind: [*reads, add_to_cart(data, pools[kind])] for kind in SERVED_BY_DYNAMODB}
+    operations["bare"] = operations["commerce-graph"]
+    return Prepared(operations, results, captured, seed_seconds)
+
+
+def measure(prepared: Prepared, endpoint: str, load: Load, kinds: Sequence[str]) -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="bench-captured-") as captured:
+        json.dump(prepared.captured, captured)
+        captured.flush()
+        for kind in kinds:
+            extra = (
+                ["--responses", captured.name]
+                if kind == "bare"
+                else ["--dynamodb-endpoint", endpoint, "--table-prefix", TABLE_PREFIX]
+            )
+            with running_server(kind, *extra) as base:
+                for result, op in zip(prepared.results, prepared.operations[kind], strict=True):
+                    if result.broken:
+                        continue
+                    url = f"{base}/bare/{op.key}" if kind == "bare" else f"{base}/graphql"
+                    run = drive(url, op.bodies, load)
+                    result.runs[kind] = run
+                    print(
+                        f"  {LABELS[kind]:<22} {op.name:<17} {run.rps:8,.0f} req/s  "
+                        f"p50 {run.p50_ms:6.1f} ms  p99 {run.p99_ms:6.1f} ms",
+                        flush=True,
+                    )
+
+
+def problems(results: Sequence[OperationResult]) -> list[str]:
+    found = [f"{r.name} is broken: {r.broken}" for r in results if r.broken]
+    for result in results:
+        for kind, run in result.runs.items():
+            for what, n in (
+                ("failed requests", run.failed),
+                ("userErrors", run.user_errors),
+                ("socket errors", run.socket_errors),
+            ):
+                if n:
+                    found.append(f"{result.name} on {LABELS[kind]}: {n} {what}")
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    default = Load()
+    parser.add_argument("--connections", type=int, default=default.connections)
+    parser.add_argument("--threads", type=int, default=default.threads)
+    parser.add_argument("--duration", type=float, default=default.duration_s, help="seconds")
+    parser.add_argument("--warmup", type=float, default=default.warmup_s, help="seconds")
+    parser.add_argument("--carts", type=int, default=128, help="carts per server")
+    parser.add_argument("--only", nargs="+", choices=KINDS, default=list(KINDS))
+    args = parser.parse_args(argv)
+    if args.carts % args.threads:
+        parser.error("--carts must be a multiple of --threads (threads never share a cart)")
+    load = Load(args.connections, args.threads, args.duration, args.warmup)
+    wrk_path()  # fail before the engine starts if the load generator is missing
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+
+    busy = busy_fraction()
+    if busy is not None and busy > BUSY_WARNING:
+        print(
+            f"WARNING: the CPUs were {busy:.0%} busy before the bench started; "
+            "expect noisy numbers",
+            file=sys.stderr,
+        )
+    started = time.perf_counter()
+    with start_dynamodb_local() as endpoint:
+        print(f"DynamoDB Local at {endpoint}; seeding the demo set ...", flush=True)
+        prepared = asyncio.run(prepare(endpoint, args.carts))
+        print(
+            f"seeded in {prepared.seed_seconds:.1f} s; wrk -t{load.threads} -c{load.connections}"
+            f" -d{load.duration_s:g}s after {load.warmup_s:g}s warm-up",
+            flush=True,
+        )
+        measure(prepared, endpoint, load, [k for k in KINDS if k in args.only])
+    elapsed = time.perf_counter() - started
+
+    table = markdown(prepared.results)
+    found = problems(prepared.results)
+    path = write_json(
+        prepared.results,
+        load=load,
+        extra={
+            "cpu_busy_before": None if busy is None else round(busy, 3),
+            "load_average_after": load_average(),
+            "seed_seconds": round(prepared.seed_seconds, 1),
+            "elapsed_seconds": round(elapsed, 1),
+            "operations_detail": {
+                op.key: op.description for op in prepared.operations["commerce-graph"]
+            },
+            "problems": found,
+        },
+    )
+    print(f"\n{table}\n\n({elapsed:.0f} s in all; results in {path})")
+    for problem in found:
+        print(f"PROBLEM: {problem}", file=sys.stderr)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""An app run in this process through `httpx.ASGITransport`: to create carts, count the
+DynamoDB calls one operation makes (`DynamoClient.calls`), and capture its response bytes."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from bench.operations import CREATE_CART, body
+from datasources.build import Sources
+
+
+class ProbeError(RuntimeError):
+    """An operation did not answer cleanly in process."""
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    calls: Counter[str]
+    response: bytes
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+
+class InProcess:
+    def __init__(self, app: Starlette, client: httpx.AsyncClient) -> None:
+        self._app = app
+        self._client = client
+
+    @property
+    def sources(self) -> Sources:
+        sources: Sources = self._app.state.sources
+        return sources
+
+    async def post(self, request_body: str) -> bytes:
+        response = await self._client.post(
+            "/graphql", content=request_body, headers={"content-type": "application/json"}
+        )
+        answer: dict[str, Any] = response.json()
+        data = answer.get("data") or {}
+        payload = next(iter(data.values()), None) if isinstance(data, dict) else None
+        user_errors = payload.get("userErrors") if isinstance(payload, dict) else None
+        if response.status_code != 200 or answer.get("errors") or user_errors:
+            raise ProbeError(f"{response.status_code}: {response.text[:2000]}")
+        return response.content
+
+    async def probe(self, request_body: str) -> Probe:
+        """Run one operation; the DynamoDB calls it made and the bytes it answered."""
+        before = Counter(self.sources.dynamo.calls)
+        content = await self.post(request_body)
+        return Probe(Counter(self.sources.dynamo.calls) - before, content)
+
+    async def create_carts(self, count: int) -> list[str]:
+        ids = []
+        for _ in range(count):
+            answer = json.loads(await self.post(body(CREATE_CART, {})))
+            ids.append(str(answer["data"]["createCart"]["cart"]["id"]))
+        return ids
+
+
+@asynccontextmanager
+async def in_process(app: Starlette) -> AsyncIterator[InProcess]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            yield InProcess(app, client)

@@ -1,0 +1,110 @@
+"""Results: the markdown table printed (and pasted into docs/performance.md) and the JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.wrk import Load, Run
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+LABELS = {
+    "commerce-graph": "commerce-graph",
+    "graphql-core": "graphql-core baseline",
+    "bare": "bare Starlette",
+}
+# botocore operation names, as DynamoDB spells them.
+_API_NAMES = {
+    "batch_get_item": "BatchGetItem",
+    "get_item": "GetItem",
+    "query": "Query",
+    "put_item": "PutItem",
+    "transact_write_items": "TransactWriteItems",
+    "batch_write_item": "BatchWriteItem",
+}
+
+
+@dataclass(slots=True)
+class OperationResult:
+    name: str
+    description: str
+    calls: dict[str, Counter[str]] = field(default_factory=dict)
+    runs: dict[str, Run] = field(default_factory=dict)
+    # Why the operation was not load-tested: it did not answer cleanly in process.
+    broken: str | None = None
+
+    def ratio(self, kind: str) -> float | None:
+        ours, other = self.runs.get("commerce-graph"), self.runs.get(kind)
+        if ours is None or other is None or not other.rps:
+            return None
+        return ours.rps / other.rps
+
+
+def describe_calls(calls: Counter[str]) -> str:
+    """`6: 4 BatchGetItem + 2 Query`."""
+    parts = " + ".join(f"{n} {_API_NAMES.get(op, op)}" for op, n in sorted(calls.items()))
+    return f"{sum(calls.values())}: {parts}" if calls else "0"
+
+
+def markdown(results: Sequence[OperationResult]) -> str:
+    lines = [
+        "| operation | server | req/s | p50 ms | p99 ms | commerce-graph ÷ this (req/s) "
+        "| DynamoDB calls/op |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for result in results:
+        if result.broken:
+            lines.append(f"| {result.name} | BROKEN: {_cell(result.broken)} | | | | | |")
+        for n, (kind, run) in enumerate(result.runs.items()):
+            ratio = result.ratio(kind)
+            calls = result.calls.get(kind)
+            lines.append(
+                f"| {result.name if n == 0 else ''} | {LABELS[kind]} | {run.rps:,.0f} "
+                f"| {run.p50_ms:.1f} | {run.p99_ms:.1f} "
+                f"| {'-' if ratio is None else f'{ratio:.2f}'} "
+                f"| {'-' if calls is None else describe_calls(calls)} |"
+            )
+    return "\n".join(lines)
+
+
+def _cell(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split()).replace("|", "\\|")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def write_json(
+    results: Sequence[OperationResult],
+    *,
+    load: Load,
+    extra: Mapping[str, Any],
+    path: Path = RESULTS,
+) -> Path:
+    document = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "load": asdict(load),
+        **extra,
+        "operations": [
+            {
+                "name": r.name,
+                "description": r.description,
+                "broken": r.broken,
+                "dynamodb_calls": {k: dict(c) for k, c in r.calls.items()},
+                "runs": {k: run.as_json() for k, run in r.runs.items()},
+                "ratios": {k: r.ratio(k) for k in r.runs},
+            }
+            for r in results
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
