@@ -19,16 +19,18 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from bench.apps import graphql_core_app
 from bench.dataset import seed
 from bench.inprocess import ProbeError, in_process
-from bench.machine import BUSY_WARNING, busy_fraction, load_average
+from bench.machine import BUSY_WARNING, busy_fraction, find_pid, load_average
 from bench.operations import Operation, add_to_cart, category_listing, product_page
 from bench.report import LABELS, OperationResult, markdown, write_json
 from bench.serve import bench_settings
 from bench.servers import running_server
-from bench.wrk import Load, drive, wrk_path
+from bench.wrk import Load, Run, drive, wrk_path
+from tests.engines.dynamodb_local import MAIN_CLASS as DYNAMODB_LOCAL_MAIN
 from tests.engines.dynamodb_local import start_dynamodb_local
 
 KINDS = ("commerce-graph", "graphql-core", "bare")
@@ -78,6 +80,7 @@ async def prepare(endpoint: str, carts: int) -> Prepared:
 
 
 def measure(prepared: Prepared, endpoint: str, load: Load, kinds: Sequence[str]) -> None:
+    engine_pid = find_pid(DYNAMODB_LOCAL_MAIN, str(urlsplit(endpoint).port))
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="bench-captured-") as captured:
         json.dump(prepared.captured, captured)
         captured.flush()
@@ -87,18 +90,32 @@ def measure(prepared: Prepared, endpoint: str, load: Load, kinds: Sequence[str])
                 if kind == "bare"
                 else ["--dynamodb-endpoint", endpoint, "--table-prefix", TABLE_PREFIX]
             )
-            with running_server(kind, *extra) as base:
+            with running_server(kind, *extra) as server:
                 for result, op in zip(prepared.results, prepared.operations[kind], strict=True):
                     if result.broken:
                         continue
-                    url = f"{base}/bare/{op.key}" if kind == "bare" else f"{base}/graphql"
-                    run = drive(url, op.bodies, load)
-                    result.runs[kind] = run
-                    print(
-                        f"  {LABELS[kind]:<22} {op.name:<17} {run.rps:8,.0f} req/s  "
-                        f"p50 {run.p50_ms:6.1f} ms  p99 {run.p99_ms:6.1f} ms",
-                        flush=True,
+                    path = f"/bare/{op.key}" if kind == "bare" else "/graphql"
+                    run = drive(
+                        server.base_url + path,
+                        op.bodies,
+                        load,
+                        server_pid=server.pid,
+                        engine_pid=engine_pid,
                     )
+                    result.runs[kind] = run
+                    print(f"  {LABELS[kind]:<22} {op.name:<17} {progress_line(run)}", flush=True)
+
+
+def progress_line(run: Run) -> str:
+    cpu = "".join(
+        f"  {who} {ms:5.1f} CPU-ms/req"
+        for who, ms in (
+            ("server", run.cpu_ms_per_request(run.server_cpu_s)),
+            ("DynamoDB Local", run.cpu_ms_per_request(run.engine_cpu_s)),
+        )
+        if ms is not None
+    )
+    return f"{run.rps:8,.1f} req/s  p50 {run.p50_ms:7.1f} ms  p99 {run.p99_ms:7.1f} ms{cpu}"
 
 
 def problems(results: Sequence[OperationResult]) -> list[str]:

@@ -35,3 +35,44 @@ def load_average() -> float | None:
         return os.getloadavg()[0]
     except OSError:
         return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far (Linux); None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def find_pid(*needles: str) -> int | None:
+    """The first process whose command line contains every needle (e.g. DynamoDB Local's
+    main class and its port)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in args]
+        if all(any(needle == w or needle in w for w in words) for needle in needles):
+            return int(entry.name)
+    return None
+
+
+def wait_idle(
+    pid: int, *, below: float = 0.05, window: float = 0.25, timeout: float = 20.0
+) -> None:
+    """Block until `pid` uses less than `below` of a CPU over `window` seconds: a server still
+    finishing the warm-up's in-flight requests would steal time from the measured run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(window)
+        after = cpu_seconds(pid)
+        if before is None or after is None or (after - before) / window < below:
+            return

@@ -55,22 +55,32 @@ def describe_calls(calls: Counter[str]) -> str:
 def markdown(results: Sequence[OperationResult]) -> str:
     lines = [
         "| operation | server | req/s | p50 ms | p99 ms | commerce-graph ÷ this (req/s) "
-        "| DynamoDB calls/op |",
-        "|---|---|---:|---:|---:|---:|---|",
+        "| server CPU ms/req | DynamoDB Local CPU ms/req | DynamoDB calls/op |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for result in results:
         if result.broken:
-            lines.append(f"| {result.name} | BROKEN: {_cell(result.broken)} | | | | | |")
+            lines.append(f"| {result.name} | BROKEN: {_cell(result.broken)} |||||||")
         for n, (kind, run) in enumerate(result.runs.items()):
             ratio = result.ratio(kind)
             calls = result.calls.get(kind)
-            lines.append(
-                f"| {result.name if n == 0 else ''} | {LABELS[kind]} | {run.rps:,.0f} "
-                f"| {run.p50_ms:.1f} | {run.p99_ms:.1f} "
-                f"| {'-' if ratio is None else f'{ratio:.2f}'} "
-                f"| {'-' if calls is None else describe_calls(calls)} |"
-            )
+            cells = [
+                result.name if n == 0 else "",
+                LABELS[kind],
+                f"{run.rps:,.1f}" if run.rps < 100 else f"{run.rps:,.0f}",
+                f"{run.p50_ms:,.1f}",
+                f"{run.p99_ms:,.1f}",
+                _number(ratio, 2),
+                _number(run.cpu_ms_per_request(run.server_cpu_s), 1),
+                _number(run.cpu_ms_per_request(run.engine_cpu_s), 1) if kind != "bare" else "-",
+                "-" if calls is None else describe_calls(calls),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _number(value: float | None, decimals: int) -> str:
+    return "-" if value is None else f"{value:,.{decimals}f}"
 
 
 def _cell(text: str, limit: int = 200) -> str:

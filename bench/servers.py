@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -24,10 +25,16 @@ class ServerError(RuntimeError):
     """A server under test did not start."""
 
 
+@dataclass(frozen=True, slots=True)
+class Server:
+    base_url: str
+    pid: int
+
+
 @contextmanager
-def running_server(kind: str, *extra: str) -> Iterator[str]:
-    """Run `python -m bench.serve KIND --port <free> *extra`; yield its base URL once it
-    answers HTTP, and stop it (SIGTERM, then SIGKILL) on exit."""
+def running_server(kind: str, *extra: str) -> Iterator[Server]:
+    """Run `python -m bench.serve KIND --port <free> *extra`; yield it once it answers HTTP,
+    and stop it (SIGTERM, then SIGKILL) on exit."""
     port = free_port()
     cmd = [sys.executable, "-m", "bench.serve", kind, "--port", str(port), *extra]
     base = f"http://127.0.0.1:{port}"
@@ -39,7 +46,7 @@ def running_server(kind: str, *extra: str) -> Iterator[str]:
         )  # fmt: skip
         try:
             _wait_ready(proc, base, log)
-            yield base
+            yield Server(base, proc.pid)
         finally:
             _stop(proc)
             _echo_problems(kind, log)

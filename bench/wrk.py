@@ -7,9 +7,11 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from bench.machine import cpu_seconds, wait_idle
 
 SCRIPT = Path(__file__).resolve().parent / "lua" / "rotate.lua"
 MARKER = "BENCH_RESULT "
@@ -39,13 +41,24 @@ class Run:
     failed: int
     user_errors: int
     socket_errors: int
+    # CPU seconds used during the measured run by the server and by DynamoDB Local.
+    server_cpu_s: float | None = None
+    engine_cpu_s: float | None = None
 
     @property
     def rps(self) -> float:
         return self.requests / self.duration_s if self.duration_s else 0.0
 
+    def cpu_ms_per_request(self, seconds: float | None) -> float | None:
+        return None if seconds is None or not self.requests else seconds * 1000 / self.requests
+
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "rps": round(self.rps, 1)}
+        return {
+            **asdict(self),
+            "rps": round(self.rps, 1),
+            "server_cpu_ms_per_request": self.cpu_ms_per_request(self.server_cpu_s),
+            "engine_cpu_ms_per_request": self.cpu_ms_per_request(self.engine_cpu_s),
+        }
 
 
 def wrk_path() -> str:
@@ -55,14 +68,26 @@ def wrk_path() -> str:
     return path
 
 
-def drive(url: str, bodies: Sequence[str], load: Load) -> Run:
-    """A warm-up run (discarded), then the measured run."""
+def drive(
+    url: str, bodies: Sequence[str], load: Load, *, server_pid: int, engine_pid: int | None
+) -> Run:
+    """A warm-up run (discarded), a pause until the server has finished the warm-up's
+    in-flight requests, then the measured run, with the CPU both processes spent on it."""
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", prefix="bench-bodies-") as f:
         f.write("\n".join(bodies) + "\n")
         f.flush()
         if load.warmup_s > 0:
             _wrk(url, f.name, load, load.warmup_s)
-        return _wrk(url, f.name, load, load.duration_s)
+            wait_idle(server_pid)
+        before = [cpu_seconds(server_pid), _maybe_cpu(engine_pid)]
+        run = _wrk(url, f.name, load, load.duration_s)
+        after = [cpu_seconds(server_pid), _maybe_cpu(engine_pid)]
+    spent = [None if a is None or b is None else a - b for a, b in zip(after, before, strict=True)]
+    return replace(run, server_cpu_s=spent[0], engine_cpu_s=spent[1])
+
+
+def _maybe_cpu(pid: int | None) -> float | None:
+    return None if pid is None else cpu_seconds(pid)
 
 
 def _wrk(url: str, bodies_file: str, load: Load, seconds: float) -> Run:

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
 
     # --- pagination and writes ---
     token_secret: SecretStr = SecretStr("dev-only-change-me")
-    cart_write_max_attempts: int = Field(default=100, ge=1)
+    cart_write_max_attempts: int = Field(default=250, ge=1)
     cart_ttl_days: int = Field(default=30, ge=1)
 
     # --- demo data ---

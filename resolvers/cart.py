@@ -6,15 +6,17 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from datasources.cart import CartLineRecord, CartRecord, CartStatus
 from datasources.errors import ConditionFailedError
+from datasources.pricing import ProductPricesRecord
 from datasources.records import Channel, MoneyRecord
 from resolvers.context import Context
 from resolvers.errors import CartErrorCode, NotFoundError, UserErrorRecord
+from resolvers.inventory import location_index
 
 MAX_QUANTITY = 999
 MAX_LINES = 100
@@ -167,7 +169,7 @@ async def _mutate(ctx: Context, cart_id: str, change: Change) -> CartResult:
         try:
             written = await ctx.sources.cart.replace_cart(outcome, expected_version=cart.version)
         except ConditionFailedError:
-            await asyncio.sleep(random.uniform(0, min(0.1, 0.002 * 2**attempt)))
+            await asyncio.sleep(random.uniform(0, min(0.25, 0.002 * 2**attempt)))
             continue
         ctx.loaders.cart_by_id.prime(cart_id, written, force=True)
         return CartResult(written)
@@ -246,9 +248,9 @@ async def _available(ctx: Context, cart: CartRecord, variant_ids: Sequence[str])
     refs = await ctx.loaders.variant_ref_by_id.load_many(list(variant_ids))
     stocks = await ctx.loaders.stock_by_product.load_many([r.product_id for r in refs if r])
     if cart.location_id is not None:
-        serving = {cart.location_id}
+        serving: frozenset[str] = frozenset({cart.location_id})
     else:
-        serving = {loc.id for loc in await ctx.loaders.locations_by_channel.load(cart.channel)}
+        serving = (await location_index(ctx)).serving(cart.channel)
     out: dict[str, int] = {}
     for ref, stock in zip([r for r in refs if r], stocks, strict=True):
         levels = stock.levels(ref.variant_id) if stock else {}
@@ -256,18 +258,25 @@ async def _available(ctx: Context, cart: CartRecord, variant_ids: Sequence[str])
     return out
 
 
-async def line_unit_price(ctx: Context, cart: CartRecord, line: CartLineRecord) -> MoneyRecord:
-    prices = await ctx.loaders.prices_by_product.load(line.product_id)
-    price = prices.price(line.variant_id, cart.channel) if prices else None
-    if price is None:
-        return MoneyRecord.zero(cart.currency_code)
-    return price.price
+def unit_price(
+    cart: CartRecord, line: CartLineRecord, prices: Mapping[str, ProductPricesRecord | None]
+) -> MoneyRecord:
+    """The line's current list price on the cart's channel (zero if no longer priced)."""
+    product_prices = prices.get(line.product_id)
+    price = product_prices.price(line.variant_id, cart.channel) if product_prices else None
+    return price.price if price else MoneyRecord.zero(cart.currency_code)
 
 
-async def totals(ctx: Context, cart: CartRecord) -> CartTotals:
+def totals(cart: CartRecord, prices: Mapping[str, ProductPricesRecord | None]) -> CartTotals:
     """Subtotal from current list prices. Tax is zero until a tax connector computes it."""
     subtotal = MoneyRecord.zero(cart.currency_code)
     for line in cart.lines:
-        subtotal += (await line_unit_price(ctx, cart, line)).times(line.quantity)
+        subtotal += unit_price(cart, line, prices).times(line.quantity)
     tax = MoneyRecord.zero(cart.currency_code)
     return CartTotals(subtotal=subtotal, tax=tax, total=subtotal + tax)
+
+
+async def line_prices(ctx: Context, cart: CartRecord) -> dict[str, ProductPricesRecord | None]:
+    """Prices of every product in the cart, in one batch."""
+    ids = list(dict.fromkeys(ln.product_id for ln in cart.lines))
+    return dict(zip(ids, await ctx.loaders.prices_by_product.load_many(ids), strict=True))

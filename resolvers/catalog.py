@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from datasources.catalog import BrandRecord, CategoryRecord, ProductFilter, ProductRecord
+from datasources.inventory import ProductStockRecord
+from datasources.pricing import ProductPricesRecord
 from datasources.records import Page
 from resolvers.context import Context
 from resolvers.errors import InvalidArgumentError, NotFoundError
+from resolvers.inventory import LocationIndex, location_index
 from resolvers.paging import checked_limit
 
 
@@ -76,3 +83,52 @@ async def products_of_category(
     return await products(
         ctx, category_id=category_id, brand_id=None, limit=limit, next_token=next_token
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What the query will read of each product, beyond the product item itself."""
+
+    prices: bool = False
+    stock: bool = False
+    locations: bool = False
+    brand: bool = False
+    category: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProductView:
+    """A product and whatever its fields need, fetched for a whole page at once."""
+
+    record: ProductRecord
+    prices: ProductPricesRecord | None = None
+    stock: ProductStockRecord | None = None
+    brand: BrandRecord | None = None
+    category: CategoryRecord | None = None
+    locations: LocationIndex | None = None
+
+
+async def _none(n: int) -> Sequence[None]:
+    return [None] * n
+
+
+async def hydrate(
+    ctx: Context, records: Sequence[ProductRecord], needs: Needs
+) -> list[ProductView]:
+    """One batched read per kind of data for all `records`, run concurrently."""
+    ids = [r.id for r in records]
+    n = len(records)
+    loaders = ctx.loaders
+    prices, stock, brands, categories = await asyncio.gather(
+        loaders.prices_by_product.load_many(ids) if needs.prices else _none(n),
+        loaders.stock_by_product.load_many(ids) if needs.stock else _none(n),
+        loaders.brand_by_id.load_many([r.brand_id for r in records]) if needs.brand else _none(n),
+        loaders.category_by_id.load_many([r.category_id for r in records])
+        if needs.category
+        else _none(n),
+    )
+    locations = await location_index(ctx) if needs.locations else None
+    return [
+        ProductView(r, p, s, b, c, locations)
+        for r, p, s, b, c in zip(records, prices, stock, brands, categories, strict=True)
+    ]

@@ -1,12 +1,11 @@
-"""Stock per location and availability per channel."""
+"""Stock per location and availability per channel, computed from prefetched records."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from datasources.catalog import VariantRecord
-from datasources.inventory import LocationRecord, StockLevel
+from datasources.inventory import LocationRecord, ProductStockRecord, StockLevel
 from datasources.records import Channel, Page
 from resolvers.context import Context
 from resolvers.errors import NotFoundError
@@ -30,26 +29,44 @@ class Availability:
         return self.quantity_available > 0
 
 
-async def variant_stock(ctx: Context, variant: VariantRecord) -> Sequence[StockAtLocation]:
-    stock = await ctx.loaders.stock_by_product.load(variant.product_id)
+@dataclass(frozen=True, slots=True)
+class LocationIndex:
+    """Every location, read once per request: there are few, and availability needs them."""
+
+    by_id: Mapping[str, LocationRecord]
+
+    def serving(self, channel: Channel) -> frozenset[str]:
+        return frozenset(i for i, loc in self.by_id.items() if channel in loc.channels)
+
+
+async def location_index(ctx: Context) -> LocationIndex:
+    locations = await ctx.loaders.all_locations.load("all")
+    return LocationIndex({loc.id: loc for loc in locations})
+
+
+def stock_levels(stock: ProductStockRecord | None, variant_id: str) -> Sequence[StockAtLocation]:
     if stock is None:
         return ()
-    return [StockAtLocation(loc, level) for loc, level in sorted(stock.levels(variant.id).items())]
+    return [StockAtLocation(loc, lv) for loc, lv in sorted(stock.levels(variant_id).items())]
 
 
-async def variant_availability(
-    ctx: Context, variant: VariantRecord, *, channel: Channel, location_id: str | None
+def availability(
+    stock: ProductStockRecord | None,
+    variant_id: str,
+    locations: LocationIndex,
+    *,
+    channel: Channel,
+    location_id: str | None,
 ) -> Availability:
-    stock = await ctx.loaders.stock_by_product.load(variant.product_id)
-    levels = stock.levels(variant.id) if stock else {}
+    levels = stock.levels(variant_id) if stock else {}
     if location_id is not None:
-        location = await ctx.loaders.location_by_id.load(location_id)
+        location = locations.by_id.get(location_id)
         if location is None:
             raise NotFoundError(f"No location has id '{location_id}'.")
         level = levels.get(location_id)
         total = level.available if level and channel in location.channels else 0
     else:
-        serving = {loc.id for loc in await ctx.loaders.locations_by_channel.load(channel)}
+        serving = locations.serving(channel)
         total = sum(lv.available for loc, lv in levels.items() if loc in serving)
     return Availability(channel=channel, location_id=location_id, quantity_available=total)
 

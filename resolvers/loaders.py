@@ -17,7 +17,6 @@ from datasources.customer import CustomerRecord
 from datasources.inventory import LocationRecord, ProductStockRecord
 from datasources.order import OrderRecord
 from datasources.pricing import ProductPricesRecord
-from datasources.records import Channel
 
 BATCH = 100
 
@@ -50,8 +49,9 @@ class Loaders:
         self.location_by_id: DataLoader[str, LocationRecord | None] = DataLoader(
             sources.inventory.locations_by_id, max_batch_size=BATCH
         )
-        self.locations_by_channel: DataLoader[Channel, Sequence[LocationRecord]] = DataLoader(
-            self._locations_by_channel
+        # One key ("all"): every location, read once per request.
+        self.all_locations: DataLoader[str, Sequence[LocationRecord]] = DataLoader(
+            self._all_locations
         )
         self.customer_by_id: DataLoader[str, CustomerRecord | None] = DataLoader(
             sources.customer.customers_by_id, max_batch_size=BATCH
@@ -63,11 +63,8 @@ class Loaders:
             sources.order.orders_by_id, max_batch_size=BATCH
         )
 
-    async def _locations_by_channel(
-        self, channels: list[Channel]
-    ) -> list[Sequence[LocationRecord]]:
-        # Locations are few (one page holds them all): read them once per request.
+    async def _all_locations(self, keys: list[str]) -> list[Sequence[LocationRecord]]:
         page = await self._sources.inventory.list_locations(limit=100, next_token=None)
         for loc in page.items:
             self.location_by_id.prime(loc.id, loc)
-        return [[loc for loc in page.items if channel in loc.channels] for channel in channels]
+        return [page.items for _ in keys]

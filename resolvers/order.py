@@ -21,6 +21,7 @@ from datasources.records import MoneyRecord, Page
 from resolvers.cart import now_iso
 from resolvers.context import Context
 from resolvers.errors import NotFoundError, OrderErrorCode, UserErrorRecord
+from resolvers.inventory import location_index
 from resolvers.paging import checked_limit
 
 # Lost races worth retrying: a line added to the cart between read and write, or (on real
@@ -143,9 +144,7 @@ async def _plan(
     if cart.location_id is not None:
         candidates = [cart.location_id]
     else:
-        candidates = sorted(
-            loc.id for loc in await ctx.loaders.locations_by_channel.load(cart.channel)
-        )
+        candidates = sorted((await location_index(ctx)).serving(cart.channel))
     lines, reservations = [], []
     for line, product, price_list, stock in zip(cart.lines, products, prices, stocks, strict=True):
         price = price_list.price(line.variant_id, cart.channel) if price_list else None

@@ -147,7 +147,8 @@ async def test_50_concurrent_adds_to_one_cart_all_land(graph: Graph, demo: DemoD
         )
     )
     # then
-    assert all(r["addCartLines"]["userErrors"] == [] for r in results)
+    refused = [r["addCartLines"]["userErrors"] for r in results if r["addCartLines"]["userErrors"]]
+    assert refused == []
     cart = (await graph.data(CART, {"id": cart_id}))["cart"]
     assert cart["totalQuantity"] == 50
     assert len(cart["lines"]) == 50

@@ -6,7 +6,7 @@ import strawberry
 
 from resolvers import cart as carts
 from resolvers.cart import CartResult, LineInput
-from schema.cart.types import Cart
+from schema.cart.types import Cart, cart_for
 from schema.channel import Channel
 from schema.errors import CartUserError
 from schema.info import Info
@@ -38,18 +38,19 @@ class CartPayload:
     user_errors: list[CartUserError]
 
     @classmethod
-    def of(cls, result: CartResult) -> CartPayload:
-        return cls(
-            cart=Cart.of(result.cart) if result.cart and not result.user_errors else None,
-            user_errors=[CartUserError.of(e) for e in result.user_errors],
-        )
+    async def of(cls, info: Info, result: CartResult) -> CartPayload:
+        cart = None
+        if result.cart and not result.user_errors:
+            cart = await cart_for(info, result.cart, under_path="cart")
+        return cls(cart=cart, user_errors=[CartUserError.of(e) for e in result.user_errors])
 
 
 @strawberry.type
 class CartMutation:
     @strawberry.mutation(description="Start a cart.")
     async def create_cart(self, info: Info, input: CreateCartInput) -> CartPayload:
-        return CartPayload.of(
+        return await CartPayload.of(
+            info,
             await carts.create_cart(
                 info.context,
                 channel=input.channel,
@@ -57,33 +58,36 @@ class CartMutation:
                 customer_id=str(input.customer_id) if input.customer_id else None,
                 country=input.country,
                 lines=[ln.record() for ln in input.lines or ()],
-            )
+            ),
         )
 
     @strawberry.mutation(description="Add variants; an existing line of the same variant grows.")
     async def add_cart_lines(
         self, info: Info, cart_id: strawberry.ID, lines: list[CartLineInput]
     ) -> CartPayload:
-        return CartPayload.of(
+        return await CartPayload.of(
+            info,
             await carts.add_cart_lines(
                 info.context, cart_id=str(cart_id), lines=[ln.record() for ln in lines]
-            )
+            ),
         )
 
     @strawberry.mutation(description="Set a line's quantity; 0 removes it.")
     async def update_cart_line(
         self, info: Info, cart_id: strawberry.ID, line_id: strawberry.ID, quantity: int
     ) -> CartPayload:
-        return CartPayload.of(
+        return await CartPayload.of(
+            info,
             await carts.update_cart_line(
                 info.context, cart_id=str(cart_id), line_id=str(line_id), quantity=quantity
-            )
+            ),
         )
 
     @strawberry.mutation(description="Remove a line.")
     async def remove_cart_line(
         self, info: Info, cart_id: strawberry.ID, line_id: strawberry.ID
     ) -> CartPayload:
-        return CartPayload.of(
-            await carts.remove_cart_line(info.context, cart_id=str(cart_id), line_id=str(line_id))
+        return await CartPayload.of(
+            info,
+            await carts.remove_cart_line(info.context, cart_id=str(cart_id), line_id=str(line_id)),
         )

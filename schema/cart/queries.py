@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import cart as carts
-from schema.cart.types import Cart
+from schema.cart.types import Cart, cart_for
 from schema.info import Info
 
 
@@ -13,4 +13,4 @@ from schema.info import Info
 class CartQuery:
     @strawberry.field
     async def cart(self, info: Info, id: strawberry.ID) -> Cart | None:
-        return Cart.of(await carts.cart(info.context, id=str(id)))
+        return await cart_for(info, await carts.cart(info.context, id=str(id)))

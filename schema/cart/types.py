@@ -1,20 +1,49 @@
-"""Carts, their lines and server-computed totals."""
+"""Carts, their lines and server-computed totals.
+
+Like products, a cart is built with everything its selected fields read (line prices, line
+variants) fetched in one batch first, so line fields stay synchronous.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import strawberry
 
 from datasources.cart import CartLineRecord, CartRecord, CartStatus
+from datasources.pricing import ProductPricesRecord
 from resolvers import cart as carts
 from resolvers import catalog
-from schema.catalog.types import Variant
+from resolvers.catalog import ProductView
+from schema.catalog.types import Variant, needs_of_variant
 from schema.channel import Channel
 from schema.customer.types import Customer
 from schema.info import Info
+from schema.lookahead import selected_paths, under
 from schema.money import CurrencyCode, Money, TaxedMoney
 from schema.scalars import AWSDateTime
 
 strawberry.enum(CartStatus, description="ACTIVE until an order is placed from it.")
+
+Prices = Mapping[str, ProductPricesRecord | None]
+
+
+async def cart_for(info: Info, record: CartRecord, *, under_path: str | None = None) -> Cart:
+    """Build the `Cart` of the current field, prefetching what the query selects."""
+    paths = selected_paths(info)
+    if under_path is not None:
+        paths = under(paths, under_path)
+    ctx = info.context
+    prices: Prices = {}
+    if paths & {"lines.unitPrice", "lines.total", "totals"}:
+        prices = await carts.line_prices(ctx, record)
+    views: dict[str, ProductView] = {}
+    if "lines.variant" in paths:
+        ids = list(dict.fromkeys(ln.product_id for ln in record.lines))
+        products = [p for p in await ctx.loaders.product_by_id.load_many(ids) if p]
+        needs = needs_of_variant(under(paths, "lines.variant"))
+        views = {v.record.id: v for v in await catalog.hydrate(ctx, products, needs)}
+    return Cart.of(record, prices, views)
 
 
 @strawberry.type(description="A quantity of one variant in a cart.")
@@ -23,24 +52,23 @@ class CartLine:
     quantity: int
     record: strawberry.Private[CartLineRecord]
     cart: strawberry.Private[CartRecord]
+    prices: strawberry.Private[Prices]
+    view: strawberry.Private[ProductView | None]
 
-    @classmethod
-    def of(cls, cart: CartRecord, line: CartLineRecord) -> CartLine:
-        return cls(id=strawberry.ID(line.id), quantity=line.quantity, record=line, cart=cart)
-
-    @strawberry.field
-    async def variant(self, info: Info) -> Variant | None:
-        product = await catalog.product(info.context, id=self.record.product_id, sku=None)
-        variant = next((v for v in product.variants if v.id == self.record.variant_id), None)
-        return Variant.of(variant) if variant else None
+    @strawberry.field(description="Null if the variant is no longer in the catalog.")
+    def variant(self) -> Variant | None:
+        if self.view is None:
+            return None
+        found = next((v for v in self.view.record.variants if v.id == self.record.variant_id), None)
+        return Variant.of(found, self.view) if found else None
 
     @strawberry.field(description="Current list price on the cart's channel.")
-    async def unit_price(self, info: Info) -> Money:
-        return Money.of(await carts.line_unit_price(info.context, self.cart, self.record))
+    def unit_price(self) -> Money:
+        return Money.of(carts.unit_price(self.cart, self.record, self.prices))
 
     @strawberry.field
-    async def total(self, info: Info) -> Money:
-        unit = await carts.line_unit_price(info.context, self.cart, self.record)
+    def total(self) -> Money:
+        unit = carts.unit_price(self.cart, self.record, self.prices)
         return Money.of(unit.times(self.record.quantity))
 
 
@@ -55,9 +83,11 @@ class Cart:
     created_at: AWSDateTime
     updated_at: AWSDateTime
     record: strawberry.Private[CartRecord]
+    prices: strawberry.Private[Prices]
+    views: strawberry.Private[Mapping[str, ProductView]]
 
     @classmethod
-    def of(cls, r: CartRecord) -> Cart:
+    def of(cls, r: CartRecord, prices: Prices, views: Mapping[str, ProductView]) -> Cart:
         return cls(
             id=strawberry.ID(r.id),
             channel=r.channel,
@@ -68,19 +98,31 @@ class Cart:
             created_at=AWSDateTime(r.created_at),
             updated_at=AWSDateTime(r.updated_at),
             record=r,
+            prices=prices,
+            views=views,
         )
 
     @strawberry.field
     def lines(self) -> list[CartLine]:
-        return [CartLine.of(self.record, ln) for ln in self.record.lines]
+        return [
+            CartLine(
+                id=strawberry.ID(ln.id),
+                quantity=ln.quantity,
+                record=ln,
+                cart=self.record,
+                prices=self.prices,
+                view=self.views.get(ln.product_id),
+            )
+            for ln in self.record.lines
+        ]
 
     @strawberry.field
     def total_quantity(self) -> int:
         return sum(ln.quantity for ln in self.record.lines)
 
     @strawberry.field(description="Subtotal (net), tax and total (gross) at current prices.")
-    async def totals(self, info: Info) -> TaxedMoney | None:
-        t = await carts.totals(info.context, self.record)
+    def totals(self) -> TaxedMoney | None:
+        t = carts.totals(self.record, self.prices)
         return TaxedMoney.of(t.subtotal, t.tax)
 
     @strawberry.field

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import catalog
-from schema.catalog.types import Category, Product
+from schema.catalog.types import Category, Product, products_for
 from schema.info import Info
 from schema.pagination import Connection
 
@@ -22,7 +22,9 @@ class CatalogQuery:
     async def product(
         self, info: Info, id: strawberry.ID | None = None, sku: str | None = None
     ) -> Product | None:
-        return Product.of(await catalog.product(info.context, id=str(id) if id else None, sku=sku))
+        record = await catalog.product(info.context, id=str(id) if id else None, sku=sku)
+        (product,) = await products_for(info, [record])
+        return product
 
     @strawberry.field(description="Products, optionally in one category or of one brand.")
     async def products(
@@ -40,7 +42,8 @@ class CatalogQuery:
             limit=limit,
             next_token=next_token,
         )
-        return Connection.of(page, Product.of)
+        items = await products_for(info, page.items, under_path="items")
+        return Connection(items=items, next_token=page.next_token)
 
     @strawberry.field
     async def category(self, info: Info, id: strawberry.ID) -> Category | None:

@@ -1,20 +1,57 @@
-"""Products, variants, categories, brands, images."""
+"""Products, variants, categories, brands, images.
+
+Fields of list elements are synchronous: whoever builds a `Product` first fetches, in one batch
+for the whole page (`resolvers.catalog.hydrate`), exactly what the query selects below it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import strawberry
 
 from datasources.catalog import BrandRecord, CategoryRecord, ProductRecord, VariantRecord
-from resolvers import catalog, inventory, pricing
+from resolvers import catalog, inventory
+from resolvers.catalog import Needs, ProductView
 from schema.channel import Channel
 from schema.info import Info
 from schema.inventory.types import Availability, Stock
+from schema.lookahead import selected_paths, under
 from schema.money import Money, MoneyRange
 from schema.pagination import Connection
 from schema.pricing.types import VariantPrice
 from schema.scalars import AWSJSON, AWSURL, AWSDateTime
+
+
+def needs_of_product(paths: frozenset[str]) -> Needs:
+    """What a product's selected fields will read (paths relative to the product)."""
+    return Needs(
+        prices="variants.price" in paths or "priceRange" in paths,
+        stock="variants.stock" in paths or "variants.availability" in paths,
+        locations="variants.availability" in paths,
+        brand="brand" in paths,
+        category="category" in paths,
+    )
+
+
+def needs_of_variant(paths: frozenset[str]) -> Needs:
+    return Needs(
+        prices="price" in paths,
+        stock="stock" in paths or "availability" in paths,
+        locations="availability" in paths,
+    )
+
+
+async def products_for(
+    info: Info, records: Sequence[ProductRecord], *, under_path: str | None = None
+) -> list[Product]:
+    """Build the `Product`s of the current field, prefetching what the query selects."""
+    paths = selected_paths(info)
+    if under_path is not None:
+        paths = under(paths, under_path)
+    views = await catalog.hydrate(info.context, records, needs_of_product(paths))
+    return [Product.of(v) for v in views]
 
 
 @strawberry.type(description="A product image.")
@@ -40,34 +77,39 @@ class Variant:
     name: str
     attributes: AWSJSON
     record: strawberry.Private[VariantRecord]
+    view: strawberry.Private[ProductView]
 
     @classmethod
-    def of(cls, r: VariantRecord) -> Variant:
+    def of(cls, r: VariantRecord, view: ProductView) -> Variant:
         return cls(
             id=strawberry.ID(r.id),
             sku=r.sku,
             name=r.name,
             attributes=AWSJSON(r.attributes),
             record=r,
+            view=view,
         )
 
     @strawberry.field(description="The list price on a channel; null where not sold there.")
-    async def price(self, info: Info, channel: Channel) -> VariantPrice | None:
-        record = await pricing.variant_price(info.context, self.record, channel)
+    def price(self, channel: Channel) -> VariantPrice | None:
+        prices = self.view.prices
+        record = prices.price(self.record.id, channel) if prices else None
         return VariantPrice.of(channel, record) if record else None
 
     @strawberry.field(description="Stock at every location.")
-    async def stock(self, info: Info) -> list[Stock]:
-        return [Stock.of(s) for s in await inventory.variant_stock(info.context, self.record)]
+    def stock(self) -> list[Stock]:
+        return [Stock.of(s) for s in inventory.stock_levels(self.view.stock, self.record.id)]
 
     @strawberry.field(description="Units a channel (or one store, with locationId) can sell.")
-    async def availability(
-        self, info: Info, channel: Channel, location_id: strawberry.ID | None = None
+    def availability(
+        self, channel: Channel, location_id: strawberry.ID | None = None
     ) -> Availability:
+        assert self.view.locations is not None, "hydrate() must fetch locations"
         return Availability.of(
-            await inventory.variant_availability(
-                info.context,
-                self.record,
+            inventory.availability(
+                self.view.stock,
+                self.record.id,
+                self.view.locations,
                 channel=channel,
                 location_id=str(location_id) if location_id else None,
             )
@@ -75,7 +117,8 @@ class Variant:
 
     @strawberry.field
     async def product(self, info: Info) -> Annotated[Product, strawberry.lazy(__name__)]:
-        return Product.of(await catalog.product(info.context, id=self.record.product_id, sku=None))
+        (product,) = await products_for(info, [self.view.record])
+        return product
 
 
 @strawberry.type(description="A product and its variants.")
@@ -88,10 +131,11 @@ class Product:
     images: list[Image]
     created_at: AWSDateTime | None
     updated_at: AWSDateTime | None
-    record: strawberry.Private[ProductRecord]
+    view: strawberry.Private[ProductView]
 
     @classmethod
-    def of(cls, r: ProductRecord) -> Product:
+    def of(cls, view: ProductView) -> Product:
+        r = view.record
         return cls(
             id=strawberry.ID(r.id),
             name=r.name,
@@ -101,34 +145,31 @@ class Product:
             images=[Image(url=AWSURL(i.url), alt=i.alt) for i in r.images],
             created_at=AWSDateTime(r.created_at) if r.created_at else None,
             updated_at=AWSDateTime(r.updated_at) if r.updated_at else None,
-            record=r,
+            view=view,
         )
 
     @strawberry.field
     def variants(self) -> list[Variant]:
-        return [Variant.of(v) for v in self.record.variants]
+        return [Variant.of(v, self.view) for v in self.view.record.variants]
 
     @strawberry.field
-    async def brand(self, info: Info) -> Brand | None:
-        record = await catalog.brand(info.context, self.record.brand_id)
-        return Brand.of(record) if record else None
+    def brand(self) -> Brand | None:
+        return Brand.of(self.view.brand) if self.view.brand else None
 
     @strawberry.field
-    async def category(self, info: Info) -> Annotated[Category, strawberry.lazy(__name__)] | None:
-        record = await catalog.category_optional(info.context, self.record.category_id)
-        return Category.of(record) if record else None
+    def category(self) -> Annotated[Category, strawberry.lazy(__name__)] | None:
+        return Category.of(self.view.category) if self.view.category else None
 
     @strawberry.field(description="Lowest and highest variant price on a channel.")
-    async def price_range(self, info: Info, channel: Channel) -> MoneyRange | None:
-        prices = [
-            p
-            for v in self.record.variants
-            if (p := await pricing.variant_price(info.context, v, channel)) is not None
-        ]
-        if not prices:
+    def price_range(self, channel: Channel) -> MoneyRange | None:
+        prices = self.view.prices
+        if prices is None:
             return None
-        amounts = sorted((p.price for p in prices), key=lambda m: m.amount)
-        return MoneyRange(min=Money.of(amounts[0]), max=Money.of(amounts[-1]))
+        found = [p.price for v in self.view.record.variants if (p := prices.price(v.id, channel))]
+        if not found:
+            return None
+        found.sort(key=lambda m: m.amount)
+        return MoneyRange(min=Money.of(found[0]), max=Money.of(found[-1]))
 
 
 @strawberry.type(description="A node of the category tree.")
@@ -168,4 +209,5 @@ class Category:
         page = await catalog.products_of_category(
             info.context, self.record.id, limit=limit, next_token=next_token
         )
-        return Connection.of(page, Product.of)
+        items = await products_for(info, page.items, under_path="items")
+        return Connection(items=items, next_token=page.next_token)
