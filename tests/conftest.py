@@ -14,8 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from engines.dynamodb_local import start_dynamodb_local
-from engines.moto_server import start_moto_server
 from starlette.applications import Starlette
 
 from datasources.build import Sources
@@ -23,6 +21,8 @@ from datasources.demo.generate import DemoData, generate_demo
 from datasources.demo.load import load_demo
 from datasources.dynamodb.tables import create_tables
 from datasources.settings import Settings
+from engines.dynamodb_local import start_dynamodb_local
+from engines.moto_server import start_moto_server
 from server import create_app
 
 ENGINES = ("dynamodb-local", "moto")

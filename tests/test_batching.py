@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 
 from conftest import Graph
-
 from datasources.demo.generate import DemoData
 
 LISTING_WITH_EVERYTHING = """

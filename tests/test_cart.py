@@ -6,7 +6,6 @@ import asyncio
 from decimal import Decimal
 
 from conftest import Graph
-
 from datasources.demo.generate import DemoData
 
 CART_FIELDS = """

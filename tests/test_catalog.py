@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import Graph
-
 from datasources.demo.generate import DemoData
 
 PRODUCT_PAGE = """

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import httpx
-from conftest import Graph, settings_for
 
+from conftest import Graph, settings_for
 from server import create_app
 
 

@@ -6,9 +6,9 @@ import asyncio
 import uuid
 from typing import Any
 
-from conftest import Graph
 from test_cart import ADD, CREATE, in_stock_variants
 
+from conftest import Graph
 from datasources.demo.generate import DemoData
 
 PLACE = """
