@@ -152,7 +152,9 @@ def _b64_json(value: Mapping[str, Any]) -> str:
 
 
 def _unb64_json(segment: str) -> dict[str, Any]:
-    value: dict[str, Any] = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    value: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    )
     return value
 
 
@@ -264,9 +266,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @asynccontextmanager
 async def open_test_dynamo(endpoint: str) -> AsyncIterator[DynamoClient]:
     """A DynamoClient on `endpoint` with a fresh table prefix and the API-keys table."""
-    settings = Settings(
-        dynamodb_endpoint=endpoint, table_prefix=f"cg-auth-{uuid.uuid4().hex[:8]}-"
-    )
+    settings = Settings(dynamodb_endpoint=endpoint, table_prefix=f"cg-auth-{uuid.uuid4().hex[:8]}-")
     async with AsyncExitStack() as stack:
         dynamo = await stack.enter_async_context(open_dynamo(settings, stack))
         await create_apikeys_table(dynamo)
