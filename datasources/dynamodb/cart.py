@@ -72,8 +72,7 @@ class DynamoCartSource:
         self.table = dynamo.table(CARTS.name)
 
     async def carts_by_id(self, ids: Sequence[str]) -> Sequence[CartRecord | None]:
-        found = await self._dynamo.batch_get(self.table, [cart_key(i) for i in ids])
-        items = [found.get((f"CART#{i}", "CART")) for i in ids]
+        items = await self._dynamo.get_many(self.table, [cart_key(i) for i in ids])
         return [cart_from_item(i) if i else None for i in items]
 
     async def get_cart(self, cart_id: str) -> CartRecord | None:

@@ -138,10 +138,9 @@ class DynamoCatalogSource:
         self._table = dynamo.table(CATALOG.name)
 
     async def _by_keys(self, prefix: str, sk: str, ids: Sequence[str]) -> list[Item | None]:
-        found = await self._dynamo.batch_get(
+        return await self._dynamo.get_many(
             self._table, [{"pk": f"{prefix}#{i}", "sk": sk} for i in ids]
         )
-        return [found.get((f"{prefix}#{i}", sk)) for i in ids]
 
     async def products_by_id(self, ids: Sequence[str]) -> Sequence[ProductRecord | None]:
         items = await self._by_keys("PRODUCT", "PRODUCT", ids)

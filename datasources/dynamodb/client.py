@@ -137,6 +137,11 @@ class DynamoClient:
                     await asyncio.sleep(random.uniform(0, 0.025 * 2**attempt))
         return found
 
+    async def get_many(self, table: str, keys: Sequence[Key]) -> list[Item | None]:
+        """`batch_get`, answered in the order of `keys` (None where missing): a loader's shape."""
+        found = await self.batch_get(table, keys)
+        return [found.get((k["pk"], k["sk"])) for k in keys]
+
     async def get(self, table: str, key: Key, *, consistent: bool = False) -> Item | None:
         response = await self._call(
             "get_item", TableName=table, Key=to_wire(key), ConsistentRead=consistent

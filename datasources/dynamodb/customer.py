@@ -63,8 +63,7 @@ class DynamoCustomerSource:
         self._table = dynamo.table(CUSTOMERS.name)
 
     async def customers_by_id(self, ids: Sequence[str]) -> Sequence[CustomerRecord | None]:
-        found = await self._dynamo.batch_get(
+        items = await self._dynamo.get_many(
             self._table, [{"pk": f"CUSTOMER#{i}", "sk": "CUSTOMER"} for i in ids]
         )
-        items = [found.get((f"CUSTOMER#{i}", "CUSTOMER")) for i in ids]
         return [customer_from_item(i) if i else None for i in items]

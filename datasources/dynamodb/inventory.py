@@ -111,20 +111,18 @@ class DynamoInventorySource:
     async def stock_by_product(
         self, product_ids: Sequence[str]
     ) -> Sequence[ProductStockRecord | None]:
-        found = await self._dynamo.batch_get(
+        items = await self._dynamo.get_many(
             self._table, [{"pk": f"PRODUCT#{i}", "sk": "STOCK"} for i in product_ids]
         )
-        out: list[ProductStockRecord | None] = []
-        for pid in product_ids:
-            item = found.get((f"PRODUCT#{pid}", "STOCK"))
-            out.append(stock_from_item(pid, item) if item else None)
-        return out
+        return [
+            stock_from_item(pid, item) if item else None
+            for pid, item in zip(product_ids, items, strict=True)
+        ]
 
     async def locations_by_id(self, ids: Sequence[str]) -> Sequence[LocationRecord | None]:
-        found = await self._dynamo.batch_get(
+        items = await self._dynamo.get_many(
             self._table, [{"pk": f"LOCATION#{i}", "sk": "LOCATION"} for i in ids]
         )
-        items = [found.get((f"LOCATION#{i}", "LOCATION")) for i in ids]
         return [location_from_item(i) if i else None for i in items]
 
     async def list_locations(self, *, limit: int, next_token: str | None) -> Page[LocationRecord]:

@@ -120,10 +120,9 @@ class DynamoOrderSource:
         self._table = dynamo.table(ORDERS.name)
 
     async def orders_by_id(self, ids: Sequence[str]) -> Sequence[OrderRecord | None]:
-        found = await self._dynamo.batch_get(
+        items = await self._dynamo.get_many(
             self._table, [{"pk": f"ORDER#{i}", "sk": "ORDER"} for i in ids]
         )
-        items = [found.get((f"ORDER#{i}", "ORDER")) for i in ids]
         return [order_from_item(i) if i else None for i in items]
 
     async def list_orders_by_customer(

@@ -52,11 +52,10 @@ class DynamoPricingSource:
     async def prices_by_product(
         self, product_ids: Sequence[str]
     ) -> Sequence[ProductPricesRecord | None]:
-        found = await self._dynamo.batch_get(
+        items = await self._dynamo.get_many(
             self._table, [{"pk": f"PRODUCT#{i}", "sk": "PRICES"} for i in product_ids]
         )
-        out: list[ProductPricesRecord | None] = []
-        for pid in product_ids:
-            item = found.get((f"PRODUCT#{pid}", "PRICES"))
-            out.append(prices_from_item(pid, item) if item else None)
-        return out
+        return [
+            prices_from_item(pid, item) if item else None
+            for pid, item in zip(product_ids, items, strict=True)
+        ]
