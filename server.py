@@ -11,18 +11,26 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from appsync.auth import AuthSettings, open_authenticator
 from appsync.http import GraphQLEndpoint
 from datasources.build import Sources, open_sources
 from datasources.demo.generate import generate_demo
 from datasources.demo.load import is_seeded, load_demo
+from datasources.dynamodb.apikeys import (
+    create_api_key,
+    list_api_keys,
+    new_api_key,
+    revoke_api_key,
+)
 from datasources.dynamodb.tables import create_tables
 from datasources.settings import Settings
 from resolvers.context import Context, build_context
@@ -45,20 +53,40 @@ async def prepare_embedded(sources: Sources, settings: Settings, *, progress: bo
         await load_demo(sources.dynamo, data, progress=progress)
 
 
-def create_app(settings: Settings | None = None, *, progress: bool = False) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    auth_settings: AuthSettings | None = None,
+    progress: bool = False,
+) -> Starlette:
     settings = settings or Settings()
+    auth_settings = auth_settings or AuthSettings()
     schema = build_schema()
+    # The embedded default mints a dev API key that GraphiQL sends, so a first query just works.
+    dev_key = new_api_key() if settings.embedded else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with open_sources(settings) as sources:
+        async with AsyncExitStack() as stack:
+            sources = await stack.enter_async_context(open_sources(settings))
             if settings.embedded:
                 await prepare_embedded(sources, settings, progress=progress)
+            if dev_key is not None:
+                await create_api_key(sources.dynamo, description="make run", key=dev_key)
+                print(f"commerce-graph: dev API key (x-api-key): {dev_key}")
             app.state.sources = sources
+            app.state.authenticator = await stack.enter_async_context(
+                open_authenticator(auth_settings, dynamo=sources.dynamo)
+            )
             yield
 
     async def context(request: Request) -> Context:
-        return build_context(settings, request.app.state.sources, headers=request.headers)
+        caller = await request.app.state.authenticator.authenticate_request(
+            request, request.state.body
+        )
+        return build_context(
+            settings, request.app.state.sources, headers=request.headers, caller=caller
+        )
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -79,6 +107,7 @@ def create_app(settings: Settings | None = None, *, progress: bool = False) -> S
         context_getter=context,
         max_body_bytes=settings.max_body_bytes,
         graphiql=settings.graphiql,
+        graphiql_headers={"x-api-key": dev_key} if dev_key else None,
     )
     return Starlette(
         routes=[
@@ -97,6 +126,22 @@ def _serve(settings: Settings) -> None:
     app = create_app(settings, progress=True)
     print(f"commerce-graph: GraphiQL at http://{settings.host}:{settings.port}/graphql")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+
+
+async def _apikey(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_sources(settings) as sources:
+        await create_tables(sources.dynamo)
+        if args.action == "create":
+            expires = int(time.time()) + args.days * 86400 if args.days else None
+            created = await create_api_key(
+                sources.dynamo, description=args.description, expires=expires
+            )
+            print(created.key)
+        elif args.action == "list":
+            for record in await list_api_keys(sources.dynamo):
+                print(record)
+        else:
+            print(await revoke_api_key(sources.dynamo, args.key))
 
 
 async def _seed(settings: Settings) -> None:
@@ -122,6 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     schema_cmd = commands.add_parser("schema", help="schema tools")
     schema_cmd.add_argument("action", choices=["export"])
     commands.add_parser("seed", help="create tables and load the demo data")
+    apikey = commands.add_parser("apikey", help="manage API keys")
+    apikey.add_argument("action", choices=["create", "list", "revoke"])
+    apikey.add_argument("key", nargs="?", help="key or key id (revoke)")
+    apikey.add_argument("--description", default="")
+    apikey.add_argument("--days", type=int, help="validity in days (1-365; default 7)")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -137,6 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings(**overrides)  # type: ignore[arg-type]
     if args.command == "serve":
         _serve(settings)
+    elif args.command == "apikey":
+        if args.action == "revoke" and not args.key:
+            parser.error("apikey revoke needs a key or key id")
+        asyncio.run(_apikey(settings, args))
     else:
         asyncio.run(_seed(settings))
     return 0

@@ -159,7 +159,9 @@ class GraphQLEndpoint:
             if size > self._max_body_bytes:
                 raise self._too_large()
             chunks.append(chunk)
-        return _graphql_request(b"".join(chunks))
+        body = b"".join(chunks)
+        request.state.body = body  # raw bytes: AWS_IAM requests sign them
+        return _graphql_request(body)
 
     async def _execute(self, request: Request, graphql_request: GraphQLRequest) -> Response:
         context = await self._context_getter(request)  # auth refuses before GraphQL runs

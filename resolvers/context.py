@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from datasources.build import Sources
 from datasources.settings import Settings
@@ -16,9 +17,16 @@ class Context:
     sources: Sources
     loaders: Loaders
     headers: Mapping[str, str] = field(default_factory=dict)
+    # The authenticated caller (`appsync.auth.Caller`), which the edge reads back for
+    # field-level authorization; typed loosely because this layer may not import the edge.
+    caller: Any = None
 
 
 def build_context(
-    settings: Settings, sources: Sources, *, headers: Mapping[str, str] | None = None
+    settings: Settings,
+    sources: Sources,
+    *,
+    headers: Mapping[str, str] | None = None,
+    caller: Any = None,
 ) -> Context:
-    return Context(settings, sources, Loaders(sources), dict(headers or {}))
+    return Context(settings, sources, Loaders(sources), dict(headers or {}), caller)

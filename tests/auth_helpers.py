@@ -32,8 +32,8 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from datasources.build import open_dynamo
-from datasources.dynamodb.apikeys import create_apikeys_table
 from datasources.dynamodb.client import DynamoClient
+from datasources.dynamodb.tables import APIKEYS, create_tables
 from datasources.settings import Settings
 
 REGION = "us-east-1"
@@ -269,5 +269,5 @@ async def open_test_dynamo(endpoint: str) -> AsyncIterator[DynamoClient]:
     settings = Settings(dynamodb_endpoint=endpoint, table_prefix=f"cg-auth-{uuid.uuid4().hex[:8]}-")
     async with AsyncExitStack() as stack:
         dynamo = await stack.enter_async_context(open_dynamo(settings, stack))
-        await create_apikeys_table(dynamo)
+        await create_tables(dynamo, (APIKEYS,))
         yield dynamo

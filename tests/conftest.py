@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from datasources.build import Sources
 from datasources.demo.generate import DemoData, generate_demo
 from datasources.demo.load import load_demo
+from datasources.dynamodb.apikeys import create_api_key
 from datasources.dynamodb.tables import create_tables
 from datasources.settings import Settings
 from engines.dynamodb_local import start_dynamodb_local
@@ -99,6 +100,9 @@ async def graph(
         sources: Sources = app.state.sources
         await create_tables(sources.dynamo)
         await load_demo(sources.dynamo, demo, progress=False)
+        key = (await create_api_key(sources.dynamo, description="tests")).key
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers={"x-api-key": key}
+        ) as client:
             yield Graph(engine, app, client, settings)

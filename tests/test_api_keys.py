@@ -19,12 +19,13 @@ from datasources.dynamodb.apikeys import (
     ApiKeyStore,
     ApiKeyValidityError,
     create_api_key,
-    create_apikeys_table,
     hash_api_key,
     list_api_keys,
+    new_api_key,
     revoke_api_key,
 )
 from datasources.dynamodb.client import DynamoClient
+from datasources.dynamodb.tables import create_tables
 
 pytestmark = pytest.mark.engine
 
@@ -234,10 +235,24 @@ async def test_revoking_twice_keeps_the_first_time(dynamo: DynamoClient) -> None
 
 
 async def test_table_creation_is_idempotent(dynamo: DynamoClient) -> None:
-    assert await create_apikeys_table(dynamo) is False
+    assert await create_tables(dynamo, (APIKEYS,)) == []
 
 
 async def test_real_clock_default(dynamo: DynamoClient) -> None:
     created = await create_api_key(dynamo)
     assert created.record.created_at == pytest.approx(time.time(), abs=5)
     assert await ApiKeyStore(dynamo).find(created.key) == created.record
+
+
+async def test_a_key_made_before_dynamodb_opened_can_be_stored(dynamo: DynamoClient) -> None:
+    # given: the dev key GraphiQL is built with, before the lifespan opens DynamoDB
+    key = new_api_key()
+
+    # when
+    created = await create_api_key(dynamo, description="dev", key=key)
+
+    # then
+    assert created.key == key
+    assert await authenticator(dynamo, Clock(time.time())).authenticate(key)
+    with pytest.raises(ValueError, match="new_api_key"):
+        await create_api_key(dynamo, key="da2-" + "1" * 26)

@@ -65,3 +65,21 @@ async def test_unknown_cart_id(graph: Graph) -> None:
     body = await graph.post('query { cart(id: "crt_missing") { id } }')
     assert body["data"] == {"cart": None}
     assert body["errors"][0]["errorType"] == "NotFound"
+
+
+async def test_no_api_key_is_401_in_appsyncs_shape(graph: Graph) -> None:
+    response = await graph.client.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"x-api-key": ""}
+    )
+    assert response.status_code == 401
+    (error,) = response.json()["errors"]
+    assert error["errorType"] == "UnauthorizedException"
+
+
+async def test_unknown_api_key_is_401(graph: Graph) -> None:
+    response = await graph.client.post(
+        "/graphql",
+        json={"query": "{ __typename }"},
+        headers={"x-api-key": "da2-" + "a" * 26},
+    )
+    assert response.status_code == 401

@@ -134,7 +134,8 @@ class SigV4Verifier:
             access_key, credential, self._region, signed, headers, body,
             method=method, path=path, query=query, timestamp=timestamp,
         )  # fmt: skip
-        if not hmac.compare_digest(expected, signature):
+        # Bytes: compare_digest refuses non-ASCII str, and header values are attacker-chosen.
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise InvalidSignatureError()
         return IamIdentity(
             account_id=credential.account_id,

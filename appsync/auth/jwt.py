@@ -195,7 +195,7 @@ class _JwtVerifier:
             raise UnauthorizedError(NOT_AUTHORIZED)
         try:
             claims = jwt.decode(token, key, algorithms=[alg]).claims
-        except (JoseError, ValueError) as exc:
+        except Exception as exc:  # any failure on attacker-made input is a refusal, not a 500
             raise UnauthorizedError(NOT_AUTHORIZED) from exc
         issuer = claims.get("iss")
         if not isinstance(issuer, str) or issuer.rstrip("/") != self._issuer:

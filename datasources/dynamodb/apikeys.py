@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from datasources.dynamodb.client import DynamoClient
-from datasources.dynamodb.tables import TableSpec, _definition, _wait_active
+from datasources.dynamodb.tables import APIKEYS
 from datasources.errors import ConditionFailedError
 
 __all__ = [
@@ -38,13 +37,12 @@ __all__ = [
     "ApiKeyValidityError",
     "CreatedApiKey",
     "create_api_key",
-    "create_apikeys_table",
     "hash_api_key",
     "list_api_keys",
+    "new_api_key",
     "revoke_api_key",
 ]
 
-APIKEYS = TableSpec("apikeys", ttl_attribute="deletes")
 
 KEY_PREFIX = "da2-"
 HOUR = 3600
@@ -56,6 +54,7 @@ DELETE_AFTER = 60 * DAY
 KEY_ID_CHARS = 16
 _MIN_KEY_ID_CHARS = 8
 _PARTITION = "APIKEY"
+_GENERATED = re.compile(r"da2-[a-z2-7]{26}")
 
 Clock = Callable[[], float]
 
@@ -102,8 +101,16 @@ class ApiKeyStore:
         self._table = dynamo.table(APIKEYS.name)
         self._clock = clock
 
-    async def create(self, *, description: str = "", expires: int | None = None) -> CreatedApiKey:
-        """A new key valid until `expires` (epoch seconds; default 7 days from now)."""
+    async def create(
+        self, *, description: str = "", expires: int | None = None, key: str | None = None
+    ) -> CreatedApiKey:
+        """A new key valid until `expires` (epoch seconds; default 7 days from now).
+
+        `key` stores a value made earlier by `new_api_key()` (e.g. the dev key GraphiQL was
+        built with before DynamoDB was open); by default a fresh one is made.
+        """
+        if key is not None and not _GENERATED.fullmatch(key):
+            raise ValueError("key must come from new_api_key()")
         now = int(self._clock())
         requested = now + DEFAULT_VALIDITY if expires is None else int(expires)
         if not MIN_VALIDITY <= requested - now <= MAX_VALIDITY:
@@ -111,7 +118,7 @@ class ApiKeyStore:
                 "API key must be valid for a minimum of 1 day and a maximum of 365 days."
             )
         expires_at = requested - requested % HOUR
-        key = new_api_key()
+        key = key or new_api_key()
         digest = hash_api_key(key)
         record = ApiKeyRecord(
             key_id=digest[:KEY_ID_CHARS],
@@ -192,9 +199,13 @@ class ApiKeyStore:
 
 
 async def create_api_key(
-    dynamo: DynamoClient, *, description: str = "", expires: int | None = None
+    dynamo: DynamoClient,
+    *,
+    description: str = "",
+    expires: int | None = None,
+    key: str | None = None,
 ) -> CreatedApiKey:
-    return await ApiKeyStore(dynamo).create(description=description, expires=expires)
+    return await ApiKeyStore(dynamo).create(description=description, expires=expires, key=key)
 
 
 async def list_api_keys(dynamo: DynamoClient) -> list[ApiKeyRecord]:
@@ -203,26 +214,6 @@ async def list_api_keys(dynamo: DynamoClient) -> list[ApiKeyRecord]:
 
 async def revoke_api_key(dynamo: DynamoClient, key_or_id: str) -> ApiKeyRecord:
     return await ApiKeyStore(dynamo).revoke(key_or_id)
-
-
-async def create_apikeys_table(dynamo: DynamoClient) -> bool:
-    """Create the table if missing and wait until ACTIVE; True if it was created.
-
-    Redundant once `APIKEYS` is in `tables.ALL_TABLES` (then `create_tables` covers it).
-    """
-    name = dynamo.table(APIKEYS.name)
-    try:
-        await dynamo.raw.create_table(**_definition(APIKEYS, name))
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
-            raise
-        return False
-    await _wait_active(dynamo, name)
-    await dynamo.raw.update_time_to_live(
-        TableName=name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "deletes"},
-    )
-    return True
 
 
 def _sort_key(digest: str) -> str:

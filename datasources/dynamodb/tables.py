@@ -6,6 +6,7 @@ Every table keys on generic `pk`/`sk` strings; secondary indexes are `gsiN` on `
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +27,9 @@ INVENTORY = TableSpec("inventory", ("gsi1",))
 CUSTOMERS = TableSpec("customers")
 CARTS = TableSpec("carts", ttl_attribute="expiresAt")
 ORDERS = TableSpec("orders", ("gsi1",), ttl_attribute="expiresAt")
+APIKEYS = TableSpec("apikeys", ttl_attribute="deletes")
 
-ALL_TABLES = (CATALOG, INVENTORY, CUSTOMERS, CARTS, ORDERS)
+ALL_TABLES = (CATALOG, INVENTORY, CUSTOMERS, CARTS, ORDERS, APIKEYS)
 
 
 def _definition(spec: TableSpec, table_name: str) -> dict[str, Any]:
@@ -59,14 +61,16 @@ def _definition(spec: TableSpec, table_name: str) -> dict[str, Any]:
     return definition
 
 
-async def create_tables(dynamo: DynamoClient) -> list[str]:
+async def create_tables(
+    dynamo: DynamoClient, specs: Sequence[TableSpec] = ALL_TABLES
+) -> list[str]:
     """Create any missing table and wait until all are ACTIVE. Returns the names created."""
     existing: set[str] = set()
     paginator = dynamo.raw.get_paginator("list_tables")
     async for page in paginator.paginate():
         existing.update(page.get("TableNames", []))
     created = []
-    for spec in ALL_TABLES:
+    for spec in specs:
         name = dynamo.table(spec.name)
         if name in existing:
             continue
@@ -78,7 +82,7 @@ async def create_tables(dynamo: DynamoClient) -> list[str]:
         created.append(name)
     for name in created:
         await _wait_active(dynamo, name)
-    for spec in ALL_TABLES:
+    for spec in specs:
         if spec.ttl_attribute and dynamo.table(spec.name) in created:
             await dynamo.raw.update_time_to_live(
                 TableName=dynamo.table(spec.name),
