@@ -73,10 +73,6 @@ async def category_optional(ctx: Context, id: str | None) -> CategoryRecord | No
     return await ctx.loaders.category_by_id.load(id) if id else None
 
 
-async def brand(ctx: Context, id: str) -> BrandRecord | None:
-    return await ctx.loaders.brand_by_id.load(id)
-
-
 async def products_of_category(
     ctx: Context, category_id: str, *, limit: int | None, next_token: str | None
 ) -> Page[ProductRecord]:
