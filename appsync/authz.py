@@ -7,7 +7,8 @@ directives on the field, else on its parent type, else the API's default mode:
 - once a field or type is annotated, the default mode is not implicitly allowed there;
 - a field returning an object type is also checked against that type's directives (else
   the default mode): failing it names the return type, `Not Authorized to access
-  iamToPlain on type Plain`;
+  iamToPlain on type Plain`; for an interface or union every possible type must pass
+  (AppSync's handling is unverified; this is the conservative reading);
 - under Cognito user pools, `cognito_groups` on the applicable directive must intersect
   the caller's groups; groups mean nothing in other modes;
 - a Lambda authorizer's `deniedFields` ("Type.field" or a field ARN) resolve to null with
@@ -16,14 +17,17 @@ directives on the field, else on its parent type, else the API's default mode:
 A refused field is null plus one error entry `{errorType: "Unauthorized", message: "Not
 Authorized to access <field> on type <Type>"}`; null propagates per GraphQL rules.
 
+Introspection fields (`__typename`, `__schema`, `__type`) are not checked. Input objects'
+directives are not enforced (AppSync's INPUT_OBJECT locations are for schema validation).
+
 Cost: the rules are read from the schema's directives once per schema and resolved to one
 table per (mode, groups, deniedFields) combination, so the per-field check is a single
 dict lookup, synchronous (ENGINES.md: an async check on list fields costs +100 %).
 
-Install: pass the `FieldAuthorization` instance in `strawberry.Schema(extensions=[...])`;
-it is the per-request extension factory. Strawberry wraps resolvers with the *last*
-extension outermost, so list it after the cache extension: authorization must run before
-a cached value is served.
+Install: pass the `FieldAuthorization` instance in `strawberry.Schema(extensions=[...])`
+(it is the per-request extension factory) and call `prepare(schema)` at build. It is a
+middleware, so it runs before any resolver, cached ones included (appsync.cache wraps
+resolvers, inside every middleware). The request context must carry `caller`.
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ import re
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Final, Literal, Protocol
 
 import strawberry
@@ -46,6 +49,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from appsync.auth.modes import AuthMode
 from appsync.errors import AppSyncError
 from schema.directives import AwsApiKey, AwsCognitoUserPools, AwsIam, AwsLambda, AwsOidc
 
@@ -65,18 +69,9 @@ __all__ = [
 UNAUTHORIZED: Final = "Unauthorized"
 
 
-class AuthMode(StrEnum):
-    """AppSync's `AuthenticationType` (APPSYNC.md §2.3)."""
-
-    API_KEY = "API_KEY"
-    AWS_IAM = "AWS_IAM"
-    AMAZON_COGNITO_USER_POOLS = "AMAZON_COGNITO_USER_POOLS"
-    OPENID_CONNECT = "OPENID_CONNECT"
-    AWS_LAMBDA = "AWS_LAMBDA"
-
-
 class CallerLike(Protocol):
-    """What this module reads of `appsync.auth.identity.Caller` (built by authentication)."""
+    """What this module reads of `appsync.auth.identity.Caller`; any such object will do
+    (the realtime endpoint may check a subscription with one)."""
 
     @property
     def mode(self) -> str: ...  # an AuthMode value

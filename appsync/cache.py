@@ -12,23 +12,28 @@ Behaviours:
 Rules kept everywhere:
 - only query operations read or fill the cache; mutations and subscriptions never do;
 - a resolver's error is never cached; its value (None included) is;
-- identity never crosses: "the caller" is a stable principal (mode, sub/issuer, IAM ARN,
-  Cognito identity, Lambda resolverContext, groups), not the token (whose `iat`/`exp`
-  would make every token a new key) nor the client IP. API-key callers have no identity
-  (AppSync's `identity` is null) and share entries, as on AppSync. A key that needs an
-  identity value the caller lacks is not cached at all;
+- identity never crosses: FULL_REQUEST_CACHING keys on `Caller.principal` (per API key,
+  user, IAM ARN or Lambda token; stricter than AppSync, whose null API-key identity lets
+  every API-key caller share) and the caller's groups, not on the token (whose `iat`/`exp`
+  would make every token a new key) nor the client IP. A key that needs an identity value
+  the caller lacks is not cached at all;
 - keys hold no PII or client IP: `Type.field:` + HMAC-SHA256 of the key material;
 - values are pickled and HMAC-signed (Redis is a network service: an unsigned pickle from it
   would be code execution); an entry that fails the check is a miss;
 - a backend outage is a miss, logged, never a failed request.
 
 Eviction (`evict_from_api_cache`, AppSync's `extensions.evictFromApiCache`) works only in a
-mutation and only for fields with caching keys; values are given per key name, e.g.
+mutation and only for fields configured under PER_RESOLVER_CACHING; values are given per
+key name (all of the resolver's caching keys), e.g.
 `{"$context.arguments.id": cart_id}`. `flush()` is `flush_api_cache`.
 
-Install: `cache = ApiCache(CacheSettings(...), backend, secret=...)`, pass `cache` in
-`strawberry.Schema(extensions=[cache, ..., authorization])` (first: Strawberry makes the last
-extension the outermost wrapper, and authorization must run before a cached value is served).
+How: `prepare(schema)` wraps the resolvers of the cached fields only (GraphQLField.resolve),
+so uncached fields pay nothing; every middleware, authorization included, runs outside the
+wrapper, so a refused caller never reaches a cached value.
+
+Install: `cache = ApiCache(CacheSettings(...), backend, secret=...)`; pass `cache` in
+`strawberry.Schema(extensions=[...])` (it wraps on first use) and call `cache.prepare(schema)`
+at build; put it in the request context so mutations can evict.
 """
 
 from __future__ import annotations
@@ -50,13 +55,17 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import orjson
 import strawberry
-from graphql import GraphQLObjectType, GraphQLResolveInfo
+from graphql import (
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    OperationDefinitionNode,
+    default_field_resolver,
+)
 from graphql.language import OperationType
 from redis.exceptions import RedisError
 from strawberry.extensions import SchemaExtension
-from strawberry.types.graphql import OperationType as StrawberryOperationType
 
-from appsync.authz import CallerLike
+from appsync.auth.identity import Caller
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -70,6 +79,7 @@ __all__ = [
     "CachingConfig",
     "EvictionOutsideMutationError",
     "InMemoryCacheBackend",
+    "OperationInfo",
     "RedisCacheBackend",
 ]
 
@@ -79,15 +89,13 @@ _KEY = re.compile(
     r"^\$?(?:context|ctx)\.(?P<map>arguments|args|source|identity)\.(?P<path>\w+(?:\.\w+)*)$"
 )
 _MAPS: Final = {"arguments": "arguments", "args": "arguments", "source": "source"}
-_PRINCIPAL_FIELDS: Final = (
-    "sub",
-    "issuer",
-    "userArn",
-    "accountId",
-    "cognitoIdentityId",
-    "cognitoIdentityPoolId",
-    "resolverContext",
-)
+
+
+class OperationInfo(Protocol):
+    """What eviction reads of a resolver's info (`strawberry.Info` or graphql-core's)."""
+
+    @property
+    def operation(self) -> OperationDefinitionNode: ...
 
 
 class CachingBehavior(StrEnum):
@@ -261,18 +269,29 @@ class ApiCache:
         return _CacheExtension(self)
 
     def prepare(self, schema: strawberry.Schema) -> None:
-        self.plan(schema)
+        """Wrap the resolvers of the cached fields of `schema`, once.
+
+        Only those fields pay for caching: the others keep their resolver untouched (no
+        middleware runs for them). Raises ValueError for a configured unknown field.
+        """
+        if schema in self._plans:
+            return
+        plan = self._plans[schema] = _plan(schema, self.settings)
+        core = schema._schema
+        for (type_name, field_name), spec in plan.items():
+            graphql_type = core.type_map[type_name]
+            assert isinstance(graphql_type, GraphQLObjectType)
+            field_def = graphql_type.fields[field_name]
+            field_def.resolve = self._cached_resolver(spec, field_def.resolve)
 
     def plan(self, schema: strawberry.Schema) -> Mapping[tuple[str, str], _Spec]:
-        """The cached fields of `schema`; raises ValueError for a configured unknown field."""
-        found = self._plans.get(schema)
-        if found is None:
-            found = self._plans[schema] = _plan(schema, self.settings)
-        return found
+        """The cached fields of `schema` (after `prepare`)."""
+        self.prepare(schema)
+        return self._plans[schema]
 
     async def evict_from_api_cache(
         self,
-        info: GraphQLResolveInfo[Any],
+        info: OperationInfo,
         type_name: str,
         field_name: str,
         key_values: Mapping[str, Any],
@@ -308,6 +327,30 @@ class ApiCache:
         digest = hmac.new(self._key_secret, _canonical_json(list(material)), "sha256")
         return f"{type_name}.{field_name}:{digest.hexdigest()}"
 
+    def _cached_resolver(
+        self, spec: _Spec, resolve: Callable[..., Any] | None
+    ) -> Callable[..., Any]:
+        resolver = resolve or default_field_resolver
+
+        def cached(root: Any, info: GraphQLResolveInfo[Any], **arguments: Any) -> Any:
+            # Only queries read or fill the cache; a mutation's result is never cached.
+            if info.operation.operation is not OperationType.QUERY:
+                return resolver(root, info, **arguments)
+            key = self._key_of(spec, _material(spec, root, info, arguments))
+            if key is None:
+                return resolver(root, info, **arguments)
+            return self.through(key, spec.ttl, lambda: resolver(root, info, **arguments))
+
+        return cached
+
+    def _key_of(self, spec: _Spec, material: list[Any] | None) -> str | None:
+        if material is None:
+            return None
+        try:
+            return self.key(spec.type_name, spec.field_name, material)
+        except TypeError:  # a value that cannot be part of a key: resolve uncached
+            return None
+
     async def through(self, key: str, ttl: int, call: Callable[[], Any]) -> Any:
         """The cached value at `key`, else `call()`'s value, stored when it succeeds."""
         cached = await self._read(key)
@@ -331,7 +374,11 @@ class ApiCache:
         if not hmac.compare_digest(tag, hmac.digest(self._value_secret, payload, "sha256")):
             logger.warning("cache entry %s failed its signature check; ignored", key)
             return _MISS
-        return pickle.loads(payload)  # signed by us and checked above: never foreign bytes
+        try:
+            return pickle.loads(payload)  # signed by us and checked above: never foreign bytes
+        except Exception:  # ours, but from an older deploy whose classes have changed
+            logger.warning("cache entry %s no longer unpickles; ignored", key, exc_info=True)
+            return _MISS
 
     async def _write(self, key: str, value: Any, ttl: int) -> None:
         try:
@@ -347,65 +394,46 @@ class ApiCache:
 
 
 class _CacheExtension(SchemaExtension):
+    """Makes sure the schema's cached resolvers are wrapped; the wrappers do the work."""
+
     def __init__(self, cache: ApiCache) -> None:
         super().__init__()
         self._cache = cache
-        self._plan: Mapping[tuple[str, str], _Spec] = {}
-        self._caller: CallerLike | None = None
-        self._principal: Any = None
 
-    def on_execute(self) -> Iterator[None]:
-        execution = self.execution_context
-        if execution.operation_type is StrawberryOperationType.QUERY:
-            self._plan = self._cache.plan(execution.schema)
-            self._caller = getattr(execution.context, "caller", None)
-            self._principal = _principal(self._caller)
+    def on_operation(self) -> Iterator[None]:
+        self._cache.prepare(self.execution_context.schema)
         yield
 
-    def resolve(
-        self,
-        _next: Callable[..., Any],
-        root: Any,
-        info: GraphQLResolveInfo[Any],
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        spec = self._plan.get((info.parent_type.name, info.field_name))
-        if spec is None:
-            return _next(root, info, *args, **kwargs)
-        material = self._material(spec, root, info, kwargs)
-        if material is None:  # cannot be keyed without crossing identities
-            return _next(root, info, *args, **kwargs)
-        key = self._cache.key(spec.type_name, spec.field_name, material)
-        return self._cache.through(key, spec.ttl, lambda: _next(root, info, *args, **kwargs))
 
-    def _material(
-        self, spec: _Spec, root: Any, info: GraphQLResolveInfo[Any], arguments: Mapping[str, Any]
-    ) -> list[Any] | None:
-        if spec.keys is None:  # FULL_REQUEST_CACHING
-            if self._principal is None:
+def _material(
+    spec: _Spec, root: Any, info: GraphQLResolveInfo[Any], arguments: Mapping[str, Any]
+) -> list[Any] | None:
+    """What keys one invocation, or None when it cannot be keyed without crossing identities."""
+    caller: Caller | None = getattr(info.context, "caller", None)
+    if spec.keys is None:  # FULL_REQUEST_CACHING
+        principal = _principal(caller)
+        if principal is None:
+            return None
+        material: list[Any] = [principal, dict(arguments)]
+        if info.path.prev is not None:
+            source = _source_digest(root)
+            if source is None:
                 return None
-            material: list[Any] = [self._principal, dict(arguments)]
-            if info.path.prev is not None:
-                source = _source_digest(root)
-                if source is None:
-                    return None
-                material.append(source)
-            return material
-        values: list[Any] = []
-        for name in spec.keys:
-            kind, _, path = name.partition(".")
-            if kind == "arguments":
-                values.append(_dig(arguments, path))
-            elif kind == "source":
-                values.append(_dig(root, path))
-            else:
-                identity = self._caller.identity if self._caller is not None else None
-                value = _dig(identity, path)
-                if value is None:
-                    return None
-                values.append(value)
-        return values
+            material.append(source)
+        return material
+    values: list[Any] = []
+    for name in spec.keys:
+        kind, _, path = name.partition(".")
+        if kind == "arguments":
+            values.append(_dig(arguments, path))
+        elif kind == "source":
+            values.append(_dig(root, path))
+        else:
+            value = _dig(caller.identity if caller is not None else None, path)
+            if value is None:
+                return None
+            values.append(value)
+    return values
 
 
 def _plan(schema: strawberry.Schema, settings: CacheSettings) -> Mapping[tuple[str, str], _Spec]:
@@ -466,18 +494,12 @@ def _dig(value: Any, path: str) -> Any:
     return value
 
 
-def _principal(caller: CallerLike | None) -> Any:
-    """Who the caller is, without the token's volatile claims or the client IP."""
-    if caller is None:
+def _principal(caller: Caller | None) -> Any:
+    """Who the caller is (`Caller.principal`: opaque, per key, user, ARN or token) and its
+    groups; never the token's volatile claims nor the client IP."""
+    if caller is None or not caller.principal:
         return None
-    identity = caller.identity
-    if identity is None:
-        # API_KEY (AppSync's identity is null): one shared principal, as on AppSync.
-        return [str(caller.mode)] if str(caller.mode) == "API_KEY" else None
-    picked = {name: identity[name] for name in _PRINCIPAL_FIELDS if identity.get(name)}
-    if not picked:
-        return None
-    return [str(caller.mode), picked, sorted(caller.groups)]
+    return [caller.principal, sorted(caller.groups)]
 
 
 def _source_digest(source: Any) -> str | None:

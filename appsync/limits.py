@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 import weakref
 from collections import OrderedDict
@@ -45,12 +46,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Protocol
 import strawberry
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     GraphQLObjectType,
-    GraphQLResolveInfo,
+    GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -58,10 +60,11 @@ from graphql import (
     ValidationRule,
 )
 from graphql.pyutils import Path, Undefined
+from redis.exceptions import RedisError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from appsync.authz import CallerLike
+from appsync.auth.identity import Caller
 from appsync.errors import AppSyncError, RequestError
 
 if TYPE_CHECKING:
@@ -77,10 +80,13 @@ __all__ = [
     "RateDecision",
     "RateLimitExceededError",
     "RateLimiter",
+    "RateLimiterUnavailableError",
     "RedisTokenBuckets",
     "TokenBuckets",
     "rate_limit_key",
 ]
+
+logger = logging.getLogger(__name__)
 
 EXECUTION_TIMEOUT: Final = "ExecutionTimeout"
 EXECUTION_TIMED_OUT: Final = "Execution timed out."
@@ -152,37 +158,47 @@ class Limits:
             rules.append(_aliases_rule(settings.max_aliases))
         # Built once: ValidationCache keys its entries on this tuple.
         self.validation_rules: tuple[type[ValidationRule], ...] = tuple(rules)
-        self.executor_class = _timed_executor(settings.execution_timeout)
         self._resolver_fields: weakref.WeakKeyDictionary[
-            strawberry.Schema, frozenset[tuple[str, str]]
+            GraphQLSchema, frozenset[tuple[str, str]]
         ] = weakref.WeakKeyDictionary()
+        # Resolver counting, field-level depth errors and the timeout live in the executor:
+        # one check per field there costs a fraction of a middleware layer.
+        self.executor_class = _limited_executor(settings, self.resolver_fields)
 
     def __call__(self) -> SchemaExtension:
         return _LimitsExtension(self)
 
     def prepare(self, schema: strawberry.Schema) -> None:
-        self.resolver_fields(schema)
+        """Check the schema runs on `executor_class` and read its resolver fields once."""
+        self._check_executor(schema)
+        self.resolver_fields(schema._schema)
 
-    def resolver_fields(self, schema: strawberry.Schema) -> frozenset[tuple[str, str]]:
+    def resolver_fields(self, schema: GraphQLSchema) -> frozenset[tuple[str, str]]:
         """(type, field) pairs backed by a resolver function: what AppSync would count."""
         found = self._resolver_fields.get(schema)
         if found is None:
             found = self._resolver_fields[schema] = _resolver_fields(schema)
         return found
 
+    def _check_executor(self, schema: strawberry.Schema) -> None:
+        if schema.execution_context_class is not self.executor_class:
+            # Without it the resolver count, field depth errors and the timeout are off.
+            raise RuntimeError(
+                "build the schema with execution_context_class=limits.executor_class"
+            )
+
 
 class _LimitsExtension(SchemaExtension):
+    """Validation rules and the parser's token limit; the executor does the rest."""
+
     def __init__(self, limits: Limits) -> None:
         super().__init__()
         self._settings = limits.settings
         self._limits = limits
-        self._counted: frozenset[tuple[str, str]] = frozenset()
-        self._count = 0
-        self._exceeded = False
-        self._depth_limit = 0  # nonzero only when this operation is too deep (field errors)
 
     def on_operation(self) -> Iterator[None]:
         execution = self.execution_context
+        self._limits._check_executor(execution.schema)
         execution.validation_rules = execution.validation_rules + self._limits.validation_rules
         if self._settings.max_tokens is not None:
             execution.parse_options["max_tokens"] = self._settings.max_tokens
@@ -196,40 +212,6 @@ class _LimitsExtension(SchemaExtension):
         result = execution.result
         if result is not None and result.errors:  # Strawberry's own parse reports it here
             result.errors = [self._token_error(error) or error for error in result.errors]
-
-    def on_execute(self) -> Iterator[None]:
-        execution = self.execution_context
-        self._counted = self._limits.resolver_fields(execution.schema)
-        limit = self._settings.query_depth_limit
-        document = execution.graphql_document
-        field_errors = self._settings.depth_errors == "field"
-        if limit and field_errors and document is not None and _max_depth(document) > limit:
-            self._depth_limit = limit
-        yield
-        result = execution.result
-        if self._exceeded and result is not None:
-            # A limit error, not partial data: nothing that ran is returned.
-            result.data = None
-            result.errors = [GraphQLError(resolvers_exceeded(self._settings.resolver_limit))]
-
-    def resolve(
-        self,
-        _next: Callable[..., Any],
-        root: Any,
-        info: GraphQLResolveInfo[Any],
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        if self._depth_limit:
-            depth = _path_depth(info.path)
-            if depth > self._depth_limit:
-                raise AppSyncError(depth_exceeded(depth, self._depth_limit), None)
-        if (info.parent_type.name, info.field_name) in self._counted:
-            self._count += 1
-            if self._count > self._settings.resolver_limit:
-                self._exceeded = True
-                raise AppSyncError(resolvers_exceeded(self._settings.resolver_limit), None)
-        return _next(root, info, *args, **kwargs)
 
     def _token_error(self, error: GraphQLError) -> GraphQLError | None:
         limit = self._settings.max_tokens
@@ -359,9 +341,8 @@ def _path_depth(path: Path | None) -> int:
     return depth
 
 
-def _resolver_fields(schema: strawberry.Schema) -> frozenset[tuple[str, str]]:
+def _resolver_fields(core: GraphQLSchema) -> frozenset[tuple[str, str]]:
     fields: set[tuple[str, str]] = set()
-    core = schema._schema
     roots = {t.name for t in (core.query_type, core.mutation_type, core.subscription_type) if t}
     for type_name, graphql_type in core.type_map.items():
         if type_name.startswith("__") or not isinstance(graphql_type, GraphQLObjectType):
@@ -373,12 +354,19 @@ def _resolver_fields(schema: strawberry.Schema) -> frozenset[tuple[str, str]]:
     return frozenset(fields)
 
 
-# --- the 30 s execution timeout ----------------------------------------------------------
+# --- the executor: resolver count, field-level depth, the 30 s timeout ------------------
 
 
-def _timed_executor(seconds: float) -> type[StrawberryGraphQLCoreExecutionContext]:
-    class TimedExecutionContext(StrawberryGraphQLCoreExecutionContext):
-        """Bounds each root field (and everything under it) by one per-request deadline.
+def _limited_executor(
+    settings: LimitSettings, resolver_fields: Callable[[GraphQLSchema], frozenset[tuple[str, str]]]
+) -> type[StrawberryGraphQLCoreExecutionContext]:
+    # Called for every field: the plain function, not `super()` (one object less per call).
+    execute_field = StrawberryGraphQLCoreExecutionContext.execute_field
+    resolver_limit = settings.resolver_limit
+    depth_limit = settings.query_depth_limit if settings.depth_errors == "field" else 0
+
+    class LimitedExecutionContext(StrawberryGraphQLCoreExecutionContext):
+        """Counts resolvers and bounds each root field by one per-request deadline.
 
         A root field still running at the deadline is cancelled and becomes null with
         `ExecutionTimeout` (nulls propagate per GraphQL rules); fields already complete
@@ -386,11 +374,18 @@ def _timed_executor(seconds: float) -> type[StrawberryGraphQLCoreExecutionContex
         A resolver blocking the event loop cannot be interrupted.
         """
 
-        timeout_seconds: ClassVar[float] = seconds
+        timeout_seconds: ClassVar[float] = settings.execution_timeout
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._deadline = time.monotonic() + self.timeout_seconds
+            self._counted = resolver_fields(self.schema)
+            self._count = 0
+            self._exceeded = False
+            self._too_deep = bool(depth_limit) and (
+                _depth(self.operation.selection_set, self.fragment_definitions, {}, frozenset())
+                > depth_limit
+            )
 
         def execute_field(
             self,
@@ -400,19 +395,34 @@ def _timed_executor(seconds: float) -> type[StrawberryGraphQLCoreExecutionContex
             path: Path,
             position_context: Any,
         ) -> Any:
+            if (parent_type.name, field_details_list[0].node.name.value) in self._counted:
+                self._count += 1
+                if self._count > resolver_limit:
+                    self._exceeded = True
+                    error = AppSyncError(resolvers_exceeded(resolver_limit), None)
+                    return self._field_error(error, parent_type, field_details_list, path)
+            if self._too_deep and (depth := _path_depth(path)) > depth_limit:
+                error = AppSyncError(depth_exceeded(depth, depth_limit), None)
+                return self._field_error(error, parent_type, field_details_list, path)
             if path.prev is not None:
-                return super().execute_field(
-                    parent_type, source, field_details_list, path, position_context
+                return execute_field(
+                    self, parent_type, source, field_details_list, path, position_context
                 )
-            remaining = self._deadline - time.monotonic()
-            if remaining <= 0:
+            if self._deadline <= time.monotonic():
                 return self._timed_out(parent_type, field_details_list, path)
-            result = super().execute_field(
-                parent_type, source, field_details_list, path, position_context
+            result = execute_field(
+                self, parent_type, source, field_details_list, path, position_context
             )
             if not self.is_awaitable(result):
                 return result
             return self._bounded(result, parent_type, field_details_list, path)
+
+        def build_response(self, data: dict[str, Any] | None) -> Any:
+            response = super().build_response(data)
+            if not self._exceeded:
+                return response
+            # A limit error, not partial data: nothing that ran is returned.
+            return ExecutionResult(None, [GraphQLError(resolvers_exceeded(resolver_limit))])
 
         async def _bounded(
             self,
@@ -433,17 +443,30 @@ def _timed_executor(seconds: float) -> type[StrawberryGraphQLCoreExecutionContex
         def _timed_out(
             self, parent_type: GraphQLObjectType, field_details_list: Any, path: Path
         ) -> Any:
+            error = AppSyncError(EXECUTION_TIMED_OUT, EXECUTION_TIMEOUT)
+            return self._field_error(error, parent_type, field_details_list, path)
+
+        def _field_error(
+            self,
+            error: Exception,
+            parent_type: GraphQLObjectType,
+            field_details_list: Any,
+            path: Path,
+        ) -> Any:
             field = parent_type.fields.get(field_details_list[0].node.name.value)
             if field is None:
                 return Undefined
-            error = AppSyncError(EXECUTION_TIMED_OUT, EXECUTION_TIMEOUT)
             self.handle_field_error(error, field.type, field_details_list, path)
             return None
 
-    return TimedExecutionContext
+    return LimitedExecutionContext
 
 
 # --- per-caller rate limit ---------------------------------------------------------------
+
+
+class RateLimiterUnavailableError(Exception):
+    """The shared buckets could not be reached; `RateLimiter` then lets requests through."""
 
 
 class RateLimitExceededError(RequestError):
@@ -470,23 +493,12 @@ class TokenBuckets(Protocol):
     async def take(self, key: str, *, rate: float, burst: int) -> RateDecision: ...
 
 
-def rate_limit_key(caller: CallerLike) -> str:
-    """A key per identity with no PII in it: a digest of the principal, else of the client IP.
-
-    API-key callers have no identity (AppSync's `identity` is null) and share nothing but
-    the key, which the Caller does not carry: they are limited per client IP.
-    """
-    identity = caller.identity or {}
-    principal = next(
-        (
-            str(identity[name])
-            for name in ("sub", "userArn", "cognitoIdentityId", "resolverContext")
-            if identity.get(name)
-        ),
-        None,
-    )
-    material = f"{caller.mode}|{principal}" if principal else f"ip|{caller.source_ip}"
-    return hashlib.sha256(material.encode()).hexdigest()[:32]
+def rate_limit_key(caller: Caller) -> str:
+    """The caller's bucket: its principal (per API key, user, IAM ARN or Lambda token), else
+    a digest of its client IP. Opaque either way: no PII in Redis keys."""
+    if caller.principal:
+        return caller.principal
+    return hashlib.sha256(f"ip|{caller.source_ip}".encode()).hexdigest()[:32]
 
 
 class RateLimiter:
@@ -500,7 +512,12 @@ class RateLimiter:
         self.burst = burst
 
     async def allow(self, key: str) -> RateDecision:
-        return await self._buckets.take(key, rate=self.rate, burst=self.burst)
+        try:
+            return await self._buckets.take(key, rate=self.rate, burst=self.burst)
+        except RateLimiterUnavailableError:
+            # A limiter outage must not take the API down with it: fail open, loudly.
+            logger.warning("rate limiter unavailable; request let through", exc_info=True)
+            return RateDecision(True, 0.0)
 
     async def check(self, key: str) -> None:
         """Raise `RateLimitExceededError` (HTTP 429) when `key` has no token left."""
@@ -565,5 +582,8 @@ class RedisTokenBuckets:
         self._script = client.register_script(_TAKE_SCRIPT)
 
     async def take(self, key: str, *, rate: float, burst: int) -> RateDecision:
-        allowed, retry = await self._script(keys=[self._prefix + key], args=[rate, burst])
+        try:
+            allowed, retry = await self._script(keys=[self._prefix + key], args=[rate, burst])
+        except RedisError as exc:
+            raise RateLimiterUnavailableError(f"rate limiter: {exc}") from exc
         return RateDecision(bool(allowed), float(retry))
