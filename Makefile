@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 
 include mk/engines.mk
+include mk/gremlin.mk
+include mk/redis.mk
 
 .PHONY: run test bench lint check schema clean
 
@@ -25,14 +27,14 @@ run: $(VENV)/.run-deps
 	CG_EMBEDDED=true $(BIN)/commerce-graph serve
 
 ## test: install everything the tests need (engines included), lint, type-check, test
-test: $(VENV)/.dev-deps engines-ddb
+test: $(VENV)/.dev-deps engines-ddb engines-gremlin engines-redis
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 ## bench: the standard operations against DynamoDB Local, beside their baselines
-bench: $(VENV)/.dev-deps engines-ddb
+bench: $(VENV)/.dev-deps engines-ddb engines-gremlin
 	$(BIN)/python -m bench
 
 ## schema: rewrite schema.graphql from the code (a test fails when they differ)

@@ -12,16 +12,30 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from strawberry.extensions import SchemaExtension
 
 from appsync.auth import AuthSettings, open_authenticator
+from appsync.auth.actor import actor_of
+from appsync.authz import FieldAuthorization
+from appsync.cache import ApiCache, CacheBackend, InMemoryCacheBackend, RedisCacheBackend
 from appsync.http import GraphQLEndpoint
+from appsync.limits import (
+    InMemoryTokenBuckets,
+    Limits,
+    RateLimiter,
+    RedisTokenBuckets,
+    TokenBuckets,
+    rate_limit_key,
+)
+from appsync.settings import EdgeSettings
 from datasources.build import Sources, open_sources
 from datasources.demo.generate import generate_demo
 from datasources.demo.load import is_seeded, load_demo
@@ -57,17 +71,39 @@ def create_app(
     settings: Settings | None = None,
     *,
     auth_settings: AuthSettings | None = None,
+    edge_settings: EdgeSettings | None = None,
     progress: bool = False,
 ) -> Starlette:
     settings = settings or Settings()
     auth_settings = auth_settings or AuthSettings()
-    schema = build_schema()
+    edge = edge_settings or EdgeSettings()
+    redis = Redis.from_url(edge.redis_url) if edge.redis_url else None  # lazy pool
+    authorization = FieldAuthorization(default_mode=auth_settings.default_mode)
+    limits = Limits(edge.limits())
+    buckets: TokenBuckets = RedisTokenBuckets(redis) if redis else InMemoryTokenBuckets()
+    rate_limiter = RateLimiter(
+        buckets, rate=edge.rate_limit_per_second, burst=edge.rate_limit_burst
+    )
+    extensions: list[Callable[[], SchemaExtension]] = [limits, authorization]
+    api_cache = None
+    if (cache_settings := edge.cache()) is not None:
+        backend: CacheBackend = RedisCacheBackend(redis) if redis else InMemoryCacheBackend()
+        api_cache = ApiCache(
+            cache_settings, backend, secret=edge.cache_secret.get_secret_value().encode()
+        )
+        extensions.append(api_cache)
+    schema = build_schema(extensions=extensions, execution_context_class=limits.executor_class)
+    for piece in (authorization, limits, api_cache):
+        if piece is not None:
+            piece.prepare(schema)
     # The embedded default mints a dev API key that GraphiQL sends, so a first query just works.
     dev_key = new_api_key() if settings.embedded else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            if redis is not None:
+                stack.push_async_callback(redis.aclose)
             sources = await stack.enter_async_context(open_sources(settings))
             if settings.embedded:
                 await prepare_embedded(sources, settings, progress=progress)
@@ -84,8 +120,14 @@ def create_app(
         caller = await request.app.state.authenticator.authenticate_request(
             request, request.state.body
         )
+        await rate_limiter.check(rate_limit_key(caller))
         return build_context(
-            settings, request.app.state.sources, headers=request.headers, caller=caller
+            settings,
+            request.app.state.sources,
+            headers=request.headers,
+            caller=caller,
+            cache=api_cache,
+            actor=actor_of(caller),
         )
 
     async def healthz(_: Request) -> Response:

@@ -89,7 +89,7 @@ class MissingCallerError(RuntimeError):
     """The context has no `caller`: authentication is not wired in front of the schema."""
 
 
-_DIRECTIVE_MODES: Final[Mapping[type, AuthMode]] = {
+DIRECTIVE_MODES: Final[Mapping[type, AuthMode]] = {
     AwsApiKey: AuthMode.API_KEY,
     AwsIam: AuthMode.AWS_IAM,
     AwsOidc: AuthMode.OPENID_CONNECT,
@@ -286,7 +286,7 @@ def _grant(directives: list[object], source: Literal["field", "type"]) -> Grant 
     modes: set[AuthMode] = set()
     groups: frozenset[str] | None = None
     for directive in directives:
-        mode = _DIRECTIVE_MODES.get(type(directive))
+        mode = DIRECTIVE_MODES.get(type(directive))
         if mode is None:
             continue  # @aws_subscribe and other non-auth directives
         modes.add(mode)

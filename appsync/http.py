@@ -34,6 +34,7 @@ Parsing and validation must be cached on the schema, which the endpoint runs thr
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -216,6 +217,8 @@ class GraphQLEndpoint:
         response.headers["x-amzn-ErrorType"] = error.error_type
         if isinstance(error, MethodNotAllowedError):
             response.headers["Allow"] = self._allow
+        if (retry := getattr(error, "retry_after", None)) is not None:
+            response.headers["Retry-After"] = str(max(1, math.ceil(retry)))
         return response
 
 

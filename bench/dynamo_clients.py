@@ -49,10 +49,16 @@ class Result:
     seconds: float
     p50_ms: float
     p99_ms: float
+    # CPU this process (the client side) spent, all threads included.
+    cpu_seconds: float
 
     @property
     def per_second(self) -> float:
         return self.calls / self.seconds
+
+    @property
+    def cpu_ms_per_call(self) -> float:
+        return self.cpu_seconds * 1000 / self.calls
 
 
 def _key(n: int) -> dict[str, Any]:
@@ -109,11 +115,11 @@ async def _measure(
     client: str, operation: str, call: Call, concurrency: int, seconds: float
 ) -> Result:
     await _closed_loop(call, concurrency, WARMUP_S)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     count, latencies = await _closed_loop(call, concurrency, seconds)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     cuts = statistics.quantiles(latencies, n=100)
-    return Result(client, operation, count, elapsed, cuts[49] * 1000, cuts[98] * 1000)
+    return Result(client, operation, count, elapsed, cuts[49] * 1000, cuts[98] * 1000, cpu)
 
 
 def _requests() -> dict[str, tuple[str, Callable[[], dict[str, Any]]]]:
@@ -174,9 +180,13 @@ async def _boto3_threads(endpoint: str, concurrency: int, seconds: float) -> lis
 
 
 def table(results: Sequence[Result]) -> str:
-    lines = ["| client | operation | calls/s | p50 ms | p99 ms |", "|---|---|---:|---:|---:|"]
+    lines = [
+        "| client | operation | calls/s | p50 ms | p99 ms | client CPU ms/call |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     lines += [
-        f"| {r.client} | {r.operation} | {r.per_second:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} |"
+        f"| {r.client} | {r.operation} | {r.per_second:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
+        f"| {r.cpu_ms_per_call:.2f} |"
         for r in results
     ]
     return "\n".join(lines)

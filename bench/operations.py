@@ -65,6 +65,8 @@ CREATE_CART = """
 mutation CreateCart { createCart(input: {channel: WEB}) { cart { id } userErrors { code } } }
 """
 
+TYPENAME = "query Ping { __typename }"
+
 PAGE_SIZE = 50
 PRODUCT_ROTATION = 1000
 # Distinct variants per cart: a cart grows to at most this many lines (the limit is 100).

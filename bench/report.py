@@ -38,6 +38,7 @@ class OperationResult:
     runs: dict[str, Run] = field(default_factory=dict)
     # Why the operation was not load-tested: it did not answer cleanly in process.
     broken: str | None = None
+    skipped: bool = False  # not selected on the command line
 
     def ratio(self, kind: str) -> float | None:
         ours, other = self.runs.get("commerce-graph"), self.runs.get(kind)
@@ -59,6 +60,8 @@ def markdown(results: Sequence[OperationResult]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for result in results:
+        if result.skipped:
+            continue
         if result.broken:
             lines.append(f"| {result.name} | BROKEN: {_cell(result.broken)} |||||||")
         for n, (kind, run) in enumerate(result.runs.items()):
@@ -113,6 +116,7 @@ def write_json(
                 "ratios": {k: r.ratio(k) for k in r.runs},
             }
             for r in results
+            if not r.skipped
         ],
     }
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,8 @@ class Load:
     threads: int = 1
     duration_s: float = 10.0
     warmup_s: float = 2.0
-    timeout_s: float = 5.0
+    # Far above any latency seen: a timed-out request would vanish from the counts.
+    timeout_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,13 @@ def wrk_path() -> str:
 
 
 def drive(
-    url: str, bodies: Sequence[str], load: Load, *, server_pid: int, engine_pid: int | None
+    url: str,
+    bodies: Sequence[str],
+    load: Load,
+    *,
+    server_pid: int,
+    engine_pid: int | None,
+    api_key: str,
 ) -> Run:
     """A warm-up run (discarded), a pause until the server has finished the warm-up's
     in-flight requests, then the measured run, with the CPU both processes spent on it."""
@@ -77,10 +84,10 @@ def drive(
         f.write("\n".join(bodies) + "\n")
         f.flush()
         if load.warmup_s > 0:
-            _wrk(url, f.name, load, load.warmup_s)
+            _wrk(url, f.name, api_key, load, load.warmup_s)
             wait_idle(server_pid)
         before = [cpu_seconds(server_pid), _maybe_cpu(engine_pid)]
-        run = _wrk(url, f.name, load, load.duration_s)
+        run = _wrk(url, f.name, api_key, load, load.duration_s)
         after = [cpu_seconds(server_pid), _maybe_cpu(engine_pid)]
     spent = [None if a is None or b is None else a - b for a, b in zip(after, before, strict=True)]
     return replace(run, server_cpu_s=spent[0], engine_cpu_s=spent[1])
@@ -90,11 +97,11 @@ def _maybe_cpu(pid: int | None) -> float | None:
     return None if pid is None else cpu_seconds(pid)
 
 
-def _wrk(url: str, bodies_file: str, load: Load, seconds: float) -> Run:
+def _wrk(url: str, bodies_file: str, api_key: str, load: Load, seconds: float) -> Run:
     cmd = [
         wrk_path(), f"-t{load.threads}", f"-c{load.connections}", f"-d{seconds:g}s",
         f"--timeout={load.timeout_s:g}s", "-s", str(SCRIPT), url, "--",
-        bodies_file, str(load.threads),
+        bodies_file, str(load.threads), api_key,
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=False)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith(MARKER)), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -47,6 +48,11 @@ class CartSource(Protocol):
 
     async def get_cart(self, cart_id: str) -> CartRecord | None:
         """A strongly consistent read: the base of a read-modify-write."""
+        ...
+
+    def exclusive(self, cart_id: str) -> AbstractAsyncContextManager[None]:
+        """Serialise this process's writers to one cart. Writers in other processes are
+        still kept apart by the version condition of `replace_cart`."""
         ...
 
     async def create_cart(self, cart: CartRecord) -> None: ...

@@ -14,6 +14,7 @@ from datasources.cart import CartLineRecord, CartRecord, CartStatus
 from datasources.errors import ConditionFailedError
 from datasources.pricing import ProductPricesRecord
 from datasources.records import Channel, MoneyRecord
+from resolvers.access import ForbiddenError, require
 from resolvers.context import Context
 from resolvers.errors import CartErrorCode, NotFoundError, UserErrorRecord
 from resolvers.inventory import location_index
@@ -54,6 +55,7 @@ async def cart(ctx: Context, *, id: str) -> CartRecord:
     record = await ctx.loaders.cart_by_id.load(id)
     if record is None:
         raise NotFoundError(f"No cart has id '{id}'.")
+    require(ctx.actor, record.customer_id, "cart", "Query")
     return record
 
 
@@ -66,6 +68,9 @@ async def create_cart(
     country: str | None,
     lines: Sequence[LineInput],
 ) -> CartResult:
+    if channel is Channel.POS and not ctx.actor.may_sell_at_pos:
+        raise ForbiddenError("createCart", "Mutation")  # POS carts: store devices and staff
+    require(ctx.actor, customer_id, "createCart", "Mutation")
     errors: list[UserErrorRecord] = []
     if channel is Channel.POS and location_id is None:
         errors.append(_error(CartErrorCode.INVALID, "A POS cart needs a locationId.", "locationId"))
@@ -111,7 +116,8 @@ async def add_cart_lines(ctx: Context, *, cart_id: str, lines: Sequence[LineInpu
     current = await ctx.sources.cart.get_cart(cart_id)
     if current is None:
         return CartResult(None, [_error(CartErrorCode.NOT_FOUND, "No such cart.", "cartId")])
-    return await _mutate(ctx, cart_id, await _adding(ctx, current, lines))
+    require(ctx.actor, current.customer_id, "addCartLines", "Mutation")
+    return await _mutate(ctx, cart_id, await _adding(ctx, current, lines), "addCartLines")
 
 
 async def update_cart_line(
@@ -138,7 +144,7 @@ async def update_cart_line(
         ]
         return cart.with_lines(kept, now=now_iso())
 
-    return await _mutate(ctx, cart_id, change)
+    return await _mutate(ctx, cart_id, change, "updateCartLine")
 
 
 async def remove_cart_line(ctx: Context, *, cart_id: str, line_id: str) -> CartResult:
@@ -147,19 +153,25 @@ async def remove_cart_line(ctx: Context, *, cart_id: str, line_id: str) -> CartR
             return [_error(CartErrorCode.LINE_NOT_FOUND, "No such line.", "lineId")]
         return cart.with_lines([ln for ln in cart.lines if ln.id != line_id], now=now_iso())
 
-    return await _mutate(ctx, cart_id, change)
+    return await _mutate(ctx, cart_id, change, "removeCartLine")
 
 
 Change = Callable[[CartRecord], CartRecord | list[UserErrorRecord]]
 
 
-async def _mutate(ctx: Context, cart_id: str, change: Change) -> CartResult:
+async def _mutate(ctx: Context, cart_id: str, change: Change, field: str) -> CartResult:
     """Apply `change` to the latest cart and write it if nobody wrote in between; on a lost
     race re-read and re-apply, with jittered backoff so concurrent writers spread out."""
+    async with ctx.sources.cart.exclusive(cart_id):
+        return await _read_modify_write(ctx, cart_id, change, field)
+
+
+async def _read_modify_write(ctx: Context, cart_id: str, change: Change, field: str) -> CartResult:
     for attempt in range(ctx.settings.cart_write_max_attempts):
         cart = await ctx.sources.cart.get_cart(cart_id)
         if cart is None:
             return CartResult(None, [_error(CartErrorCode.NOT_FOUND, "No such cart.", "cartId")])
+        require(ctx.actor, cart.customer_id, field, "Mutation")
         if cart.status is not CartStatus.ACTIVE:
             msg = "The cart is checked out."
             return CartResult(cart, [_error(CartErrorCode.CART_CHECKED_OUT, msg, "cartId")])

@@ -8,6 +8,7 @@ from typing import Any
 
 from datasources.build import Sources
 from datasources.settings import Settings
+from resolvers.access import ANONYMOUS, Actor
 from resolvers.loaders import Loaders
 
 
@@ -20,6 +21,9 @@ class Context:
     # The authenticated caller (`appsync.auth.Caller`), which the edge reads back for
     # field-level authorization; typed loosely because this layer may not import the edge.
     caller: Any = None
+    # The API cache (`appsync.cache.ApiCache`) when caching is on: mutations evict from it.
+    cache: Any = None
+    actor: Actor = ANONYMOUS
 
 
 def build_context(
@@ -28,5 +32,7 @@ def build_context(
     *,
     headers: Mapping[str, str] | None = None,
     caller: Any = None,
+    cache: Any = None,
+    actor: Actor = ANONYMOUS,
 ) -> Context:
-    return Context(settings, sources, Loaders(sources), dict(headers or {}), caller)
+    return Context(settings, sources, Loaders(sources), dict(headers or {}), caller, cache, actor)

@@ -18,6 +18,7 @@ from datasources.order import (
     StockReservation,
 )
 from datasources.records import MoneyRecord, Page
+from resolvers.access import require
 from resolvers.cart import now_iso
 from resolvers.context import Context
 from resolvers.errors import NotFoundError, OrderErrorCode, UserErrorRecord
@@ -43,6 +44,7 @@ async def order(ctx: Context, *, id: str) -> OrderRecord:
     record = await ctx.loaders.order_by_id.load(id)
     if record is None:
         raise NotFoundError(f"No order has id '{id}'.")
+    require(ctx.actor, record.customer_id, "order", "Query")
     return record
 
 
@@ -74,6 +76,7 @@ async def place_order(ctx: Context, *, cart_id: str, idempotency_key: str) -> Or
         cart = await ctx.sources.cart.get_cart(cart_id)
         if cart is None:
             return _error(OrderErrorCode.CART_NOT_FOUND, "No such cart.", "input", "cartId")
+        require(ctx.actor, cart.customer_id, "placeOrder", "Mutation")
         if cart.status is not CartStatus.ACTIVE:
             return _error(
                 OrderErrorCode.CART_CHECKED_OUT,
@@ -130,6 +133,7 @@ async def _replay(ctx: Context, key: str, request_hash: str) -> OrderResult | No
             "idempotencyKey",
         )
     (placed,) = await ctx.sources.order.orders_by_id([record.order_id])
+    require(ctx.actor, placed.customer_id if placed else None, "placeOrder", "Mutation")
     return OrderResult(placed)
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from graphql.execution import Executor
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.tools import merge_types
 
 from schema.cart.mutations import CartMutation
@@ -23,13 +27,23 @@ Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(
+    *,
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    execution_context_class: type[Executor[Any]] | None = None,
+) -> strawberry.Schema:
+    """The schema; the AppSync edge injects its extensions (authorization, limits, cache)."""
     schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         scalar_overrides=dict(AWS_SCALAR_MAP),
         # Factories: Strawberry keeps the LRU caches at module level, shared by every request.
-        extensions=[lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024)],
+        extensions=[
+            lambda: ParserCache(maxsize=1024),
+            lambda: ValidationCache(maxsize=1024),
+            *extensions,
+        ],
+        execution_context_class=execution_context_class,
     )
     check_appsync_schema(schema)
     return schema

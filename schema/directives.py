@@ -56,8 +56,9 @@ class AwsCognitoUserPools:
     """Allows Cognito user-pool callers, restricted to ``cognito_groups`` when given."""
 
     # Named explicitly: auto camel-casing would print ``cognitoGroups``.
+    # UNSET, not None: an absent argument is left out of the printed SDL instead of `null`.
     cognito_groups: list[str | None] | None = strawberry.directive_field(
-        name="cognito_groups", default=None
+        name="cognito_groups", default=strawberry.UNSET
     )
 
 

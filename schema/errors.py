@@ -5,12 +5,15 @@ from __future__ import annotations
 import strawberry
 
 from resolvers.errors import CartErrorCode, OrderErrorCode, UserErrorRecord
+from schema.access import PUBLIC
 
 strawberry.enum(CartErrorCode, description="Why a cart mutation was refused.")
 strawberry.enum(OrderErrorCode, description="Why an order mutation was refused.")
 
 
-@strawberry.type(description="A business rule a cart mutation broke; nothing was written.")
+@strawberry.type(
+    description="A business rule a cart mutation broke; nothing was written.", directives=PUBLIC
+)
 class CartUserError:
     field: list[str] | None = strawberry.field(description="Path to the offending input.")
     message: str
@@ -23,7 +26,9 @@ class CartUserError:
         )
 
 
-@strawberry.type(description="A business rule an order mutation broke; nothing was written.")
+@strawberry.type(
+    description="A business rule an order mutation broke; nothing was written.", directives=PUBLIC
+)
 class OrderUserError:
     field: list[str] | None = strawberry.field(description="Path to the offending input.")
     message: str

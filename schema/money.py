@@ -7,6 +7,7 @@ import enum
 import strawberry
 
 from datasources.records import MoneyRecord
+from schema.access import PUBLIC
 
 
 @strawberry.enum(description="ISO 4217 currency codes accepted by the catalog.")
@@ -28,7 +29,7 @@ class CurrencyCode(enum.StrEnum):
     CNY = "CNY"
 
 
-@strawberry.type(description="An amount of money in one currency.")
+@strawberry.type(description="An amount of money in one currency.", directives=PUBLIC)
 class Money:
     amount: str = strawberry.field(description='Decimal string, e.g. "19.99".')
     currency_code: CurrencyCode
@@ -38,7 +39,9 @@ class Money:
         return cls(amount=f"{record.amount:.2f}", currency_code=CurrencyCode(record.currency_code))
 
 
-@strawberry.type(description="An amount before tax, the tax, and the amount with tax.")
+@strawberry.type(
+    description="An amount before tax, the tax, and the amount with tax.", directives=PUBLIC
+)
 class TaxedMoney:
     net: Money
     tax: Money
@@ -49,7 +52,9 @@ class TaxedMoney:
         return cls(net=Money.of(net), tax=Money.of(tax), gross=Money.of(net + tax))
 
 
-@strawberry.type(description="The lowest and highest price of a set of variants.")
+@strawberry.type(
+    description="The lowest and highest price of a set of variants.", directives=PUBLIC
+)
 class MoneyRange:
     min: Money
     max: Money

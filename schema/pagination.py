@@ -8,12 +8,15 @@ from typing import Generic, TypeVar
 import strawberry
 
 from datasources.records import Page
+from schema.access import PUBLIC
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-@strawberry.type(description="One page of a list; pass `nextToken` back to get the next one.")
+@strawberry.type(
+    description="One page of a list; pass `nextToken` back to get the next one.", directives=PUBLIC
+)
 class Connection(Generic[T]):
     items: list[T]
     next_token: str | None = strawberry.field(

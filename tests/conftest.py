@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+from auth_helpers import CognitoPool, create_cognito_pool, sigv4_headers
 from starlette.applications import Starlette
 
+from appsync.auth import AuthMode, AuthSettings
+from appsync.auth.settings import IamCredential
 from datasources.build import Sources
 from datasources.demo.generate import DemoData, generate_demo
 from datasources.demo.load import load_demo
@@ -51,6 +55,26 @@ def demo() -> DemoData:
     return generate_demo(products=SEED_PRODUCTS, customers=SEED_CUSTOMERS, orders=SEED_ORDERS)
 
 
+DEVICE_KEY, DEVICE_SECRET = "AKIDPOSDEVICE0000001", "pos-device-secret"
+CUSTOMER, OTHER_CUSTOMER = "cus_0001", "cus_0002"  # Cognito user names = demo customer ids
+STAFF = "clerk"
+
+
+@dataclass(frozen=True)
+class As:
+    """Who sends a request: the test API key (default), a Cognito user, or a store device."""
+
+    token: str | None = None
+    device: bool = False
+
+
+@pytest.fixture(scope="session")
+def cognito(engine_endpoints: dict[str, str]) -> CognitoPool:
+    return create_cognito_pool(
+        engine_endpoints["moto"], {CUSTOMER: [], OTHER_CUSTOMER: [], STAFF: ["staff"]}
+    )
+
+
 @dataclass
 class Graph:
     """A running app on one engine, and a client that speaks GraphQL to it."""
@@ -59,22 +83,36 @@ class Graph:
     app: Starlette
     client: httpx.AsyncClient
     settings: Settings
+    cognito: CognitoPool
 
     @property
     def sources(self) -> Sources:
         sources: Sources = self.app.state.sources
         return sources
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = await self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
+    def signed_in(self, username: str) -> As:
+        id_token, _ = self.cognito.sign_in(username)
+        return As(token=id_token)
 
-    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = await self.post(query, variables)
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: As | None = None
+    ) -> dict[str, Any]:
+        body = orjson.dumps({"query": query, "variables": variables or {}})
+        headers = {"content-type": "application/json"}
+        if as_ is not None and as_.device:
+            headers = sigv4_headers(body, access_key=DEVICE_KEY, secret_key=DEVICE_SECRET)
+            headers["x-api-key"] = ""  # the client's default key must not win the mode choice
+        elif as_ is not None and as_.token:
+            headers |= {"authorization": as_.token, "x-api-key": ""}
+        response = await self.client.post("/graphql", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: As | None = None
+    ) -> dict[str, Any]:
+        body = await self.post(query, variables, as_=as_)
         assert "errors" not in body, body["errors"]
         data: dict[str, Any] = body["data"]
         return data
@@ -89,13 +127,33 @@ def settings_for(endpoint: str, prefix: str) -> Settings:
     )
 
 
+def auth_settings_for(pool: CognitoPool) -> AuthSettings:
+    """API key by default; Cognito (moto's pool) for shoppers and staff; IAM for devices."""
+    return AuthSettings(
+        default_mode=AuthMode.API_KEY,
+        additional_modes=[AuthMode.AMAZON_COGNITO_USER_POOLS, AuthMode.AWS_IAM],
+        user_pool_id=pool.pool_id,
+        cognito_endpoint=pool.endpoint,
+        app_id_client_regex=pool.client_id,
+        iam_credentials={
+            DEVICE_KEY: IamCredential(
+                secret_access_key=DEVICE_SECRET,  # type: ignore[arg-type]
+                user_arn="arn:aws:iam::000000000000:user/pos-device-01",
+            )
+        },
+    )
+
+
 @pytest.fixture(scope="session", params=ENGINES)
 async def graph(
-    request: pytest.FixtureRequest, engine_endpoints: dict[str, str], demo: DemoData
+    request: pytest.FixtureRequest,
+    engine_endpoints: dict[str, str],
+    demo: DemoData,
+    cognito: CognitoPool,
 ) -> AsyncIterator[Graph]:
     engine: str = request.param
     settings = settings_for(engine_endpoints[engine], prefix="cg-test-")
-    app = create_app(settings)
+    app = create_app(settings, auth_settings=auth_settings_for(cognito))
     async with app.router.lifespan_context(app):
         sources: Sources = app.state.sources
         await create_tables(sources.dynamo)
@@ -105,4 +163,4 @@ async def graph(
         async with httpx.AsyncClient(
             transport=transport, base_url="http://test", headers={"x-api-key": key}
         ) as client:
-            yield Graph(engine, app, client, settings)
+            yield Graph(engine, app, client, settings, cognito)

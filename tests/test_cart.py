@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import Any
 
-from conftest import Graph
+import httpx
+
+from conftest import As, Graph, auth_settings_for
 from datasources.demo.generate import DemoData
+from server import create_app
 
 CART_FIELDS = """
   cart { id channel status totalQuantity
@@ -130,7 +134,7 @@ async def test_unknown_cart_is_a_user_error(graph: Graph, demo: DemoData) -> Non
 
 
 async def test_pos_cart_needs_a_store(graph: Graph) -> None:
-    data = await graph.data(CREATE, {"input": {"channel": "POS"}})
+    data = await graph.data(CREATE, {"input": {"channel": "POS"}}, as_=As(device=True))
     assert [e["field"] for e in data["createCart"]["userErrors"]] == [["locationId"]]
 
 
@@ -151,3 +155,39 @@ async def test_50_concurrent_adds_to_one_cart_all_land(graph: Graph, demo: DemoD
     cart = (await graph.data(CART, {"id": cart_id}))["cart"]
     assert cart["totalQuantity"] == 50
     assert len(cart["lines"]) == 50
+
+
+async def test_writers_in_two_processes_never_lose_a_line(graph: Graph, demo: DemoData) -> None:
+    # given: a second server on the same tables, with its own in-process locks as another
+    # process has, so only the version condition keeps the two apart
+    other = create_app(graph.settings, auth_settings=auth_settings_for(graph.cognito))
+    variants = in_stock_variants(demo, 40, minimum=1)
+    cart_id = await new_cart(graph)
+    async with other.router.lifespan_context(other):
+        transport = httpx.ASGITransport(app=other)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://other", headers=graph.client.headers
+        ) as client:
+
+            async def add_elsewhere(variant: str) -> dict[str, Any]:
+                lines = [{"variantId": variant, "quantity": 1}]
+                response = await client.post(
+                    "/graphql",
+                    json={"query": ADD, "variables": {"cartId": cart_id, "lines": lines}},
+                )
+                body: dict[str, Any] = response.json()
+                return body["data"]
+
+            # when
+            results = await asyncio.gather(
+                *(
+                    graph.data(ADD, {"cartId": cart_id, "lines": [{"variantId": v, "quantity": 1}]})
+                    if n % 2
+                    else add_elsewhere(v)
+                    for n, v in enumerate(variants)
+                )
+            )
+    # then
+    assert [r["addCartLines"]["userErrors"] for r in results] == [[]] * 40
+    cart = (await graph.data(CART, {"id": cart_id}))["cart"]
+    assert cart["totalQuantity"] == 40

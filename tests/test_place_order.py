@@ -8,7 +8,7 @@ from typing import Any
 
 from test_cart import ADD, CREATE, in_stock_variants
 
-from conftest import Graph
+from conftest import As, Graph
 from datasources.demo.generate import DemoData
 
 PLACE = """
@@ -25,10 +25,12 @@ STOCK = """query Stock($id: ID!) {
   product(id: $id) { variants { id stock { locationId reserved available } } } }"""
 
 
-async def cart_with(graph: Graph, lines: list[dict[str, Any]], **input: Any) -> str:
-    data = await graph.data(CREATE, {"input": {"channel": "WEB", **input}})
+async def cart_with(
+    graph: Graph, lines: list[dict[str, Any]], as_: As | None = None, **input: Any
+) -> str:
+    data = await graph.data(CREATE, {"input": {"channel": "WEB", **input}}, as_=as_)
     cart_id: str = data["createCart"]["cart"]["id"]
-    added = await graph.data(ADD, {"cartId": cart_id, "lines": lines})
+    added = await graph.data(ADD, {"cartId": cart_id, "lines": lines}, as_=as_)
     assert added["addCartLines"]["userErrors"] == []
     return cart_id
 
@@ -126,8 +128,9 @@ async def test_insufficient_stock_writes_nothing(graph: Graph, demo: DemoData) -
         if 0 < levels[store.id].available <= 50
     )
     line = [{"variantId": variant_id, "quantity": units}]
-    first = await cart_with(graph, line, channel="POS", locationId=store.id)
-    second = await cart_with(graph, line, channel="POS", locationId=store.id)
+    device = As(device=True)  # POS carts are started by store devices
+    first = await cart_with(graph, line, device, channel="POS", locationId=store.id)
+    second = await cart_with(graph, line, device, channel="POS", locationId=store.id)
     ok = await place(graph, first)
     assert ok["placeOrder"]["userErrors"] == []
     stock_after_first = await reserved(graph, product_id, variant_id)

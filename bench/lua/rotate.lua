@@ -1,6 +1,6 @@
 -- wrk script: POST one body per request, rotating over the lines of a file, and count the
 -- answers that are not clean GraphQL successes.
---   wrk ... -s bench/lua/rotate.lua <url> -- <bodies.jsonl> <threads>
+--   wrk ... -s bench/lua/rotate.lua <url> -- <bodies.jsonl> <threads> [<x-api-key>]
 -- Thread i of n sends bodies i+1, i+1+n, i+1+2n, ... so threads never share a body (nor,
 -- for add-to-cart, a cart when the cart count is a multiple of n).
 -- done() prints one line: BENCH_RESULT {json}.
@@ -24,6 +24,7 @@ function init(args)
   answered = 0
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
+  if args[3] then wrk.headers["x-api-key"] = args[3] end
 end
 
 function request()

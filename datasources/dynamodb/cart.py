@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 
 from datasources.cart import CartLineRecord, CartRecord, CartStatus
 from datasources.dynamodb.client import DynamoClient, Item
 from datasources.dynamodb.tables import CARTS
+from datasources.locks import KeyedLocks
 from datasources.records import Channel
 
 
@@ -70,6 +72,11 @@ class DynamoCartSource:
     def __init__(self, dynamo: DynamoClient) -> None:
         self._dynamo = dynamo
         self.table = dynamo.table(CARTS.name)
+        self._locks = KeyedLocks()
+
+    def exclusive(self, cart_id: str) -> AbstractAsyncContextManager[None]:
+        # Without it, N concurrent writers to one cart make O(N^2) attempts, most of them lost.
+        return self._locks.hold(cart_id)
 
     async def carts_by_id(self, ids: Sequence[str]) -> Sequence[CartRecord | None]:
         items = await self._dynamo.get_many(self.table, [cart_key(i) for i in ids])

@@ -61,9 +61,7 @@ def _definition(spec: TableSpec, table_name: str) -> dict[str, Any]:
     return definition
 
 
-async def create_tables(
-    dynamo: DynamoClient, specs: Sequence[TableSpec] = ALL_TABLES
-) -> list[str]:
+async def create_tables(dynamo: DynamoClient, specs: Sequence[TableSpec] = ALL_TABLES) -> list[str]:
     """Create any missing table and wait until all are ACTIVE. Returns the names created."""
     existing: set[str] = set()
     paginator = dynamo.raw.get_paginator("list_tables")

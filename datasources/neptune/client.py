@@ -5,9 +5,10 @@ the driver's worker threads. `traversal.promise()` returns a concurrent future, 
 itself may block the calling thread: it takes a connection from a blocking queue, and the first
 use of a connection performs the websocket handshake with `run_until_complete`, which raises
 "Cannot run the event loop while another loop is running" on an event loop's thread (and then
-leaks that connection). So `promise()` is called on a small executor of our own, and the loop
-only awaits `asyncio.wrap_future` of the result (shielded: a timed-out caller must not cancel
-the driver's future under its feet). Nothing here blocks the event loop.
+leaks that connection). So `promise()` (and re-signing, which may refresh AWS credentials) runs
+on a small executor of our own, and the loop only awaits `asyncio.wrap_future` of the result
+(shielded: a timed-out caller must not cancel the driver's future under its feet). Nothing here
+blocks the event loop.
 
 Every call runs under the "Neptune" `Resilience` (timeout, breaker, bulkhead sized to the pool,
 retry of idempotent calls), is counted in `round_trips`, and carries `evaluationTimeout` so the
@@ -61,6 +62,7 @@ _REJECTED_CODES = (
     "UnsupportedOperationException",
     "could not be resolved",  # TinkerGraph: mergeE to a missing vertex
     "already exists",  # TinkerGraph: id taken by another label
+    "contains a lambda step",  # LambdaRestrictionStrategy (tools/engines/gremlin)
 )
 
 log = logging.getLogger(__name__)
@@ -134,43 +136,65 @@ def _broken_connection(exc: BaseException) -> bool:
     return True  # socket, handshake, protocol or driver-state failures
 
 
-def _promise_list(t: Traversal) -> Future[list[Any]]:
-    # Runs on our submit executor: may take a connection from the driver's blocking pool
-    # and perform that connection's first handshake.
-    pending: Future[list[Any]] = t.promise(lambda done: done.to_list())
-    return pending
+def _retrieve(answer: asyncio.Future[list[Any]]) -> None:
+    if not answer.cancelled():
+        answer.exception()
 
 
-def close_remote(connection: RemoteConnection) -> None:
+class _Retired:
+    """Stands in a retired pool's queue for the connections it lost, so a thread blocked on
+    that queue (every connection busy or leaked by a failed handshake) wakes up and fails."""
+
+    def write(self, message: object) -> Future[Any]:
+        raise RuntimeError("this Neptune connection pool was retired")
+
+    def close(self) -> None:
+        pass
+
+
+def close_remote(connection: RemoteConnection, *, waiters: int = 0) -> None:
     """Close a DriverRemoteConnection and the pooled connections it left behind; blocking.
 
     `DriverRemoteConnection.close()` closes the idle connections, then waits for the busy ones,
-    which return to its pool afterwards and would stay open: they are closed here too.
+    which return to its pool afterwards and would stay open: they are closed here too. Then
+    `waiters` stand-ins release threads still blocked on the pool's queue.
     """
     try:
         connection.close()
     except Exception:
         log.warning("closing a Neptune connection pool failed", exc_info=True)
     pool = getattr(getattr(connection, "_client", None), "_pool", None)
-    while pool is not None:
+    if pool is None:
+        return
+    while True:
         try:
             leftover = pool.get_nowait()
         except queue.Empty:
             break
         with suppress(Exception):
             leftover.close()
+    for _ in range(waiters):
+        pool.put_nowait(_Retired())
 
 
 class PoolCloser:
-    """Closes replaced pools, each on a thread of its own (closing waits for busy sockets)."""
+    """Closes replaced pools, each on a thread of its own (closing waits for busy sockets).
 
-    def __init__(self) -> None:
+    `waiters`: how many threads may be blocked on a pool's queue (our submit executor's size).
+    """
+
+    def __init__(self, waiters: int = 8) -> None:
+        self._waiters = waiters
         self._threads: list[threading.Thread] = []
 
     def __call__(self, connection: RemoteConnection) -> None:
         self._threads = [t for t in self._threads if t.is_alive()]
         thread = threading.Thread(
-            target=close_remote, args=(connection,), name="neptune-close", daemon=True
+            target=close_remote,
+            args=(connection,),
+            kwargs={"waiters": self._waiters},
+            name="neptune-close",
+            daemon=True,
         )
         thread.start()
         self._threads.append(thread)
@@ -273,21 +297,44 @@ class NeptuneClient:
         self._submitter.shutdown(wait=False, cancel_futures=True)
 
     async def _attempt(self, build: Build, limit: float) -> list[Any]:
-        assert self._connections is not None
-        connection = self._connections.connection()
-        g = traversal().with_remote(connection)
-        # The server stops working on a traversal the caller no longer waits for.
-        t = build(g.with_("evaluationTimeout", math.ceil(limit * 1000)))
         self.round_trips += 1
         loop = asyncio.get_running_loop()
+        connection, submitted = await loop.run_in_executor(
+            self._submitter, self._submit, build, limit
+        )
         try:
-            pending = await loop.run_in_executor(self._submitter, _promise_list, t)
-            result: list[Any] = await asyncio.shield(asyncio.wrap_future(pending))
+            if isinstance(submitted, BaseException):
+                raise submitted
+            answer = asyncio.wrap_future(submitted)
+            # If the caller times out first, the answer still comes, to nobody: retrieve its
+            # exception so asyncio does not log it as never retrieved.
+            answer.add_done_callback(_retrieve)
+            result: list[Any] = await asyncio.shield(answer)
         except Exception as exc:
-            if _broken_connection(exc):
+            if connection is not None and _broken_connection(exc):
+                assert self._connections is not None
                 self._connections.invalidate(connection)
             raise translate(exc) from exc
         return result
+
+    def _submit(
+        self, build: Build, limit: float
+    ) -> tuple[RemoteConnection | None, Future[list[Any]] | Exception]:
+        """On the submit executor: everything that may block, returning, not raising."""
+        assert self._connections is not None
+        connection = None
+        try:
+            # May re-sign, and so refresh AWS credentials (network I/O).
+            connection = self._connections.connection()
+            g = traversal().with_remote(connection)
+            # The server stops working on a traversal the caller no longer waits for.
+            t = build(g.with_("evaluationTimeout", math.ceil(limit * 1000)))
+            # May wait for a free connection in the driver's blocking pool, and perform that
+            # connection's first handshake.
+            pending: Future[list[Any]] = t.promise(lambda done: done.to_list())
+        except Exception as exc:
+            return connection, exc
+        return connection, pending
 
 
 def open_connections(
@@ -348,7 +395,7 @@ def build_client(
     resilience: Resilience | None = None,
     credentials: CredentialsProvider | None = None,
 ) -> NeptuneClient:
-    closer = PoolCloser()
+    closer = PoolCloser(waiters=settings.pool_size)
     connections = None
     if settings.endpoint is not None:
         connections = open_connections(settings, retire=closer, credentials=credentials)

@@ -3,17 +3,21 @@
 Every read is batch-first, the shape of a DataLoader's `load_fn`: N products (or customers)
 in, N ranked lists out, in the same order, from ONE traversal keyed by id
 (`g.V(ids).project('id', 'recs')...`). Rankings are deterministic: score descending, then id
-ascending. Scores are counts, so they compare within one list only:
+ascending. A list's order is its ranking; scores say why, and compare within their kind only:
 
 - `also_bought(p)`: customers who bought p; the other products they bought; score = how many
   distinct such customers bought each (a repeat purchase does not count twice).
 - `similar(p)`: products sharing p's categories (its category path) and brand; score = the
   number of shared categories plus one for the brand.
 - `for_customer(c)`: seeds are c's purchases and last `recent_views` views; score = the
-  also-bought paths from the seeds through other customers; what c bought and the seeds
-  themselves are excluded. Short lists (a cold start gives an empty one) are filled with the
-  channel's bestsellers, then the overall ones (units sold; cached `bestsellers_ttl_seconds`).
+  also-bought paths from the seeds through other customers; a seed does not recommend
+  itself, and nothing c bought is recommended. Short lists (a cold start gives an empty one)
+  are filled with the channel's bestsellers, then the overall ones (score = units sold;
+  cached for `bestsellers_ttl_seconds`, so a batch costs one round trip, two when stale).
 - `for_cart(products)`: also-bought of every cart product, summed, minus the cart's contents.
+
+The bestseller traversal scans every purchase edge: fine for a demo or a modest catalogue,
+and the reason its answer is cached; a large Neptune graph would precompute it.
 """
 
 from __future__ import annotations

@@ -5,12 +5,13 @@ SigV4 headers for service `neptune-db`, signed over the `https://` form of the `
 the exact `Host` header the client sends (`host:port` unless the port is 443). A signature is
 only accepted for about five minutes, so a connection pool made from one set of headers cannot
 open new sockets after that; `ConnectionFactory` re-creates the process's connection when its
-headers are older than `refresh_seconds` (4 min) or when the server refuses them (403).
+headers are older than `refresh` (4 min by default) or when the server refuses them (403).
 Without a signer (a local Gremlin Server) it only re-creates connections that broke.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
@@ -94,8 +95,8 @@ class ConnectionFactory(Generic[C]):
     """The process's one remote connection (a pool inside), re-made when stale or broken.
 
     `connect(headers)` builds a connection; `retire(connection)` disposes of a replaced one
-    (it may block, so the caller decides where it runs). Not thread-safe: use it from the
-    event loop's thread only.
+    (it may block, so the caller decides where it runs). Thread-safe; `connection()` may
+    block (signing can refresh credentials), so call it off the event loop.
     """
 
     def __init__(
@@ -114,6 +115,7 @@ class ConnectionFactory(Generic[C]):
         self._clock = clock
         self._current: C | None = None
         self._made_at: datetime | None = None
+        self._lock = threading.Lock()
         self.created = 0
 
     @property
@@ -121,26 +123,30 @@ class ConnectionFactory(Generic[C]):
         return self._signer is not None
 
     def connection(self) -> C:
-        now = self._clock()
-        current = self._current
-        if current is not None and not self._stale(now):
-            return current
-        headers = self._signer.headers(now) if self._signer is not None else {}
-        fresh = self._connect(headers)
-        self._current, self._made_at = fresh, now
-        self.created += 1
+        with self._lock:
+            now = self._clock()
+            current = self._current
+            if current is not None and not self._stale(now):
+                return current
+            headers = self._signer.headers(now) if self._signer is not None else {}
+            fresh = self._connect(headers)
+            self._current, self._made_at = fresh, now
+            self.created += 1
         if current is not None:
             self._retire(current)
         return fresh
 
     def invalidate(self, connection: C) -> None:
         """`connection` broke or was refused (403): the next `connection()` makes a new one."""
-        if connection is self._current:
+        with self._lock:
+            if connection is not self._current:
+                return  # already replaced
             self._current, self._made_at = None, None
-            self._retire(connection)
+        self._retire(connection)
 
     def close(self) -> None:
-        current, self._current = self._current, None
+        with self._lock:
+            current, self._current = self._current, None
         if current is not None:
             self._retire(current)
 

@@ -6,6 +6,7 @@ import strawberry
 
 from resolvers import cart as carts
 from resolvers.cart import CartResult, LineInput
+from schema.access import PUBLIC
 from schema.cart.types import Cart, cart_for
 from schema.channel import Channel
 from schema.errors import CartUserError
@@ -32,7 +33,7 @@ class CreateCartInput:
     lines: list[CartLineInput] | None = None
 
 
-@strawberry.type
+@strawberry.type(directives=PUBLIC)
 class CartPayload:
     cart: Cart | None
     user_errors: list[CartUserError]
@@ -47,7 +48,7 @@ class CartPayload:
 
 @strawberry.type
 class CartMutation:
-    @strawberry.mutation(description="Start a cart.")
+    @strawberry.mutation(description="Start a cart.", directives=PUBLIC)
     async def create_cart(self, info: Info, input: CreateCartInput) -> CartPayload:
         return await CartPayload.of(
             info,
@@ -61,7 +62,9 @@ class CartMutation:
             ),
         )
 
-    @strawberry.mutation(description="Add variants; an existing line of the same variant grows.")
+    @strawberry.mutation(
+        description="Add variants; an existing line of the same variant grows.", directives=PUBLIC
+    )
     async def add_cart_lines(
         self, info: Info, cart_id: strawberry.ID, lines: list[CartLineInput]
     ) -> CartPayload:
@@ -72,7 +75,7 @@ class CartMutation:
             ),
         )
 
-    @strawberry.mutation(description="Set a line's quantity; 0 removes it.")
+    @strawberry.mutation(description="Set a line's quantity; 0 removes it.", directives=PUBLIC)
     async def update_cart_line(
         self, info: Info, cart_id: strawberry.ID, line_id: strawberry.ID, quantity: int
     ) -> CartPayload:
@@ -83,7 +86,7 @@ class CartMutation:
             ),
         )
 
-    @strawberry.mutation(description="Remove a line.")
+    @strawberry.mutation(description="Remove a line.", directives=PUBLIC)
     async def remove_cart_line(
         self, info: Info, cart_id: strawberry.ID, line_id: strawberry.ID
     ) -> CartPayload:

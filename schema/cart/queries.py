@@ -5,12 +5,13 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import cart as carts
+from schema.access import PUBLIC
 from schema.cart.types import Cart, cart_for
 from schema.info import Info
 
 
 @strawberry.type
 class CartQuery:
-    @strawberry.field
+    @strawberry.field(directives=PUBLIC)
     async def cart(self, info: Info, id: strawberry.ID) -> Cart | None:
         return await cart_for(info, await carts.cart(info.context, id=str(id)))

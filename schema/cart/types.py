@@ -15,6 +15,7 @@ from datasources.pricing import ProductPricesRecord
 from resolvers import cart as carts
 from resolvers import catalog
 from resolvers.catalog import ProductView
+from schema.access import PUBLIC
 from schema.catalog.types import Variant, needs_of_variant
 from schema.channel import Channel
 from schema.customer.types import Customer
@@ -46,7 +47,7 @@ async def cart_for(info: Info, record: CartRecord, *, under_path: str | None = N
     return Cart.of(record, prices, views)
 
 
-@strawberry.type(description="A quantity of one variant in a cart.")
+@strawberry.type(description="A quantity of one variant in a cart.", directives=PUBLIC)
 class CartLine:
     id: strawberry.ID
     quantity: int
@@ -72,7 +73,7 @@ class CartLine:
         return Money.of(unit.times(self.record.quantity))
 
 
-@strawberry.type(description="A shopping cart on one channel.")
+@strawberry.type(description="A shopping cart on one channel.", directives=PUBLIC)
 class Cart:
     id: strawberry.ID
     channel: Channel

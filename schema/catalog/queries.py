@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import catalog
+from schema.access import PUBLIC
 from schema.catalog.types import Category, Product, products_for
 from schema.info import Info
 from schema.pagination import Connection
@@ -18,7 +19,9 @@ class ProductFilterInput:
 
 @strawberry.type
 class CatalogQuery:
-    @strawberry.field(description="One product, by id or by the SKU of one of its variants.")
+    @strawberry.field(
+        description="One product, by id or by the SKU of one of its variants.", directives=PUBLIC
+    )
     async def product(
         self, info: Info, id: strawberry.ID | None = None, sku: str | None = None
     ) -> Product | None:
@@ -26,7 +29,9 @@ class CatalogQuery:
         (product,) = await products_for(info, [record])
         return product
 
-    @strawberry.field(description="Products, optionally in one category or of one brand.")
+    @strawberry.field(
+        description="Products, optionally in one category or of one brand.", directives=PUBLIC
+    )
     async def products(
         self,
         info: Info,
@@ -45,11 +50,13 @@ class CatalogQuery:
         items = await products_for(info, page.items, under_path="items")
         return Connection(items=items, next_token=page.next_token)
 
-    @strawberry.field
+    @strawberry.field(directives=PUBLIC)
     async def category(self, info: Info, id: strawberry.ID) -> Category | None:
         return Category.of(await catalog.category(info.context, id=str(id)))
 
-    @strawberry.field(description="Children of a category; the roots without parentId.")
+    @strawberry.field(
+        description="Children of a category; the roots without parentId.", directives=PUBLIC
+    )
     async def categories(
         self,
         info: Info,

@@ -14,6 +14,7 @@ import strawberry
 from datasources.catalog import BrandRecord, CategoryRecord, ProductRecord, VariantRecord
 from resolvers import catalog, inventory
 from resolvers.catalog import Needs, ProductView
+from schema.access import PUBLIC
 from schema.channel import Channel
 from schema.info import Info
 from schema.inventory.types import Availability, Stock
@@ -54,13 +55,13 @@ async def products_for(
     return [Product.of(v) for v in views]
 
 
-@strawberry.type(description="A product image.")
+@strawberry.type(description="A product image.", directives=PUBLIC)
 class Image:
     url: AWSURL
     alt: str
 
 
-@strawberry.type(description="A brand.")
+@strawberry.type(description="A brand.", directives=PUBLIC)
 class Brand:
     id: strawberry.ID
     name: str
@@ -70,7 +71,9 @@ class Brand:
         return cls(id=strawberry.ID(r.id), name=r.name)
 
 
-@strawberry.type(description="A sellable version of a product (size, colour, ...).")
+@strawberry.type(
+    description="A sellable version of a product (size, colour, ...).", directives=PUBLIC
+)
 class Variant:
     id: strawberry.ID
     sku: str
@@ -121,7 +124,7 @@ class Variant:
         return product
 
 
-@strawberry.type(description="A product and its variants.")
+@strawberry.type(description="A product and its variants.", directives=PUBLIC)
 class Product:
     id: strawberry.ID
     name: str
@@ -172,7 +175,7 @@ class Product:
         return MoneyRange(min=Money.of(found[0]), max=Money.of(found[-1]))
 
 
-@strawberry.type(description="A node of the category tree.")
+@strawberry.type(description="A node of the category tree.", directives=PUBLIC)
 class Category:
     id: strawberry.ID
     name: str

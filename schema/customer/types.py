@@ -8,6 +8,7 @@ import strawberry
 
 from datasources.customer import AddressRecord, CustomerRecord
 from resolvers import order as orders
+from schema.access import SIGNED_IN
 from schema.info import Info
 from schema.pagination import Connection
 from schema.scalars import AWSDateTime, AWSEmail, AWSPhone
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from schema.order.types import Order
 
 
-@strawberry.type
+@strawberry.type(directives=SIGNED_IN)
 class Address:
     first_name: str
     last_name: str
@@ -39,7 +40,7 @@ class Address:
         )
 
 
-@strawberry.type(description="A shopper with an account.")
+@strawberry.type(description="A shopper with an account.", directives=SIGNED_IN)
 class Customer:
     id: strawberry.ID
     email: AWSEmail

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import inventory
+from schema.access import PUBLIC
 from schema.info import Info
 from schema.inventory.types import Location
 from schema.pagination import Connection
@@ -12,7 +13,7 @@ from schema.pagination import Connection
 
 @strawberry.type
 class InventoryQuery:
-    @strawberry.field(description="Warehouses and stores.")
+    @strawberry.field(description="Warehouses and stores.", directives=PUBLIC)
     async def locations(
         self, info: Info, limit: int | None = None, next_token: str | None = None
     ) -> Connection[Location]:

@@ -8,13 +8,14 @@ from datasources.inventory import LocationKind, LocationRecord
 from resolvers import inventory
 from resolvers.inventory import Availability as AvailabilityRecord
 from resolvers.inventory import StockAtLocation
+from schema.access import PUBLIC
 from schema.channel import Channel
 from schema.info import Info
 
 strawberry.enum(LocationKind, description="A warehouse ships; a store also sells at its POS.")
 
 
-@strawberry.type(description="A warehouse or a store.")
+@strawberry.type(description="A warehouse or a store.", directives=PUBLIC)
 class Location:
     id: strawberry.ID
     name: str
@@ -33,7 +34,7 @@ class Location:
         )
 
 
-@strawberry.type(description="Stock of one variant at one location.")
+@strawberry.type(description="Stock of one variant at one location.", directives=PUBLIC)
 class Stock:
     location_id: strawberry.ID
     quantity: int
@@ -55,7 +56,9 @@ class Stock:
         return Location.of(record) if record else None
 
 
-@strawberry.type(description="What a channel (or one store) can still sell of a variant.")
+@strawberry.type(
+    description="What a channel (or one store) can still sell of a variant.", directives=PUBLIC
+)
 class Availability:
     channel: Channel
     location_id: strawberry.ID | None

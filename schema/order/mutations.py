@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import order as orders
+from schema.access import PUBLIC
 from schema.errors import OrderUserError
 from schema.info import Info
 from schema.order.types import Order
@@ -19,7 +20,7 @@ class PlaceOrderInput:
     )
 
 
-@strawberry.type
+@strawberry.type(directives=PUBLIC)
 class PlaceOrderPayload:
     order: Order | None
     user_errors: list[OrderUserError]
@@ -29,7 +30,8 @@ class PlaceOrderPayload:
 class OrderMutation:
     @strawberry.mutation(
         description="Turn a cart into an order: reserves stock and checks the cart out in one "
-        "transaction; nothing is written if any part fails."
+        "transaction; nothing is written if any part fails.",
+        directives=PUBLIC,
     )
     async def place_order(self, info: Info, input: PlaceOrderInput) -> PlaceOrderPayload:
         result = await orders.place_order(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from datasources.order import OrderLineRecord, OrderRecord, OrderStatus
+from schema.access import PUBLIC
 from schema.channel import Channel
 from schema.customer.types import Customer
 from schema.info import Info
@@ -14,7 +15,7 @@ from schema.scalars import AWSDateTime
 strawberry.enum(OrderStatus, description="Saleor's order lifecycle.")
 
 
-@strawberry.type
+@strawberry.type(directives=PUBLIC)
 class OrderLine:
     id: strawberry.ID
     variant_id: strawberry.ID
@@ -41,7 +42,9 @@ class OrderLine:
         )
 
 
-@strawberry.type(description="A placed order; prices are frozen at the time it was placed.")
+@strawberry.type(
+    description="A placed order; prices are frozen at the time it was placed.", directives=PUBLIC
+)
 class Order:
     id: strawberry.ID
     number: str

@@ -5,11 +5,15 @@ from __future__ import annotations
 import strawberry
 
 from datasources.pricing import PriceRecord
+from schema.access import PUBLIC
 from schema.channel import Channel
 from schema.money import Money
 
 
-@strawberry.type(description="List price on a channel, with the compare-at (was) price if any.")
+@strawberry.type(
+    description="List price on a channel, with the compare-at (was) price if any.",
+    directives=PUBLIC,
+)
 class VariantPrice:
     channel: Channel
     price: Money

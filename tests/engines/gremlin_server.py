@@ -19,19 +19,25 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
 
 from .ports import free_port, wait_for_port
 
 MAIN_CLASS = "org.apache.tinkerpop.gremlin.server.GremlinServer"
 TOOLS_DIR = Path(__file__).resolve().parents[2] / "tools" / "engines" / "gremlin"
 CONF_YAML = TOOLS_DIR / "conf" / "gremlin-server.yaml"
-# Start-up flags: C1 only and the serial collector shave about a second off a cold JVM,
-# and a test graph of a few hundred elements never needs C2.
-JVM_FLAGS = ("-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+# Start-up flags: C1 only and the serial collector shave about a second off a cold JVM, and a
+# test graph of a few hundred elements never needs C2. No hsperfdata file: a killed JVM
+# leaves nothing behind in /tmp.
+JVM_FLAGS = (
+    "-Xms64m",
+    "-Xmx512m",
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:+PerfDisableSharedMem",
+)
 
 
-class GremlinServerError(RuntimeError):
+class GremlinServerStartError(RuntimeError):
     """Gremlin Server is not installed or did not start."""
 
 
@@ -47,7 +53,7 @@ class GremlinServer:
     """One Gremlin Server process; `url` is `ws://127.0.0.1:PORT/gremlin`.
 
     `start()` returns once a real traversal (`g.inject(1)`) answers, and `startup_seconds`
-    keeps how long that took. `stop()` kills the process (the port stays reserved for a
+    keeps how long that took. `stop()` ends the process (the port is kept for a
     restart). Neither needs an event loop; from async code call them via `asyncio.to_thread`.
     """
 
@@ -57,7 +63,6 @@ class GremlinServer:
         self.url = f"ws://127.0.0.1:{self.port}/gremlin"
         self.startup_seconds: float | None = None
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[str] | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
 
     @property
@@ -69,28 +74,30 @@ class GremlinServer:
             return self.url
         lib, classes = self.home / "lib", self.home / "classes"
         if not (lib / "gremlin-server-3.7.3.jar").is_file() or not classes.is_dir():
-            raise GremlinServerError(
+            raise GremlinServerStartError(
                 f"Gremlin Server jars not found in {self.home}: run `make engines-gremlin` "
                 "(or point CG_GREMLIN_HOME at a directory holding lib/ and classes/)"
             )
         java = shutil.which("java")
         if java is None:
-            raise GremlinServerError("`java` (JDK 11+) is not on PATH; Gremlin Server needs it")
+            raise GremlinServerStartError(
+                "`java` (JDK 11+) is not on PATH: Gremlin Server needs it"
+            )
         if self._workdir is None:
             self._workdir = tempfile.TemporaryDirectory(prefix="gremlin-server-")
         yaml = Path(self._workdir.name) / "gremlin-server.yaml"
         text = re.sub(r"(?m)^port: \d+$", f"port: {self.port}", CONF_YAML.read_text())
         yaml.write_text(text)
-        self._log = tempfile.TemporaryFile(mode="w+", prefix="gremlin-server-", suffix=".log")
         cmd = [
             java, *JVM_FLAGS, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
             "-cp", f"{classes}{os.pathsep}{lib}/*", MAIN_CLASS, str(yaml),
         ]  # fmt: skip
         began = time.monotonic()
-        self._proc = subprocess.Popen(
-            cmd, cwd=TOOLS_DIR, stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True,  # own group: signal the tree
-        )  # fmt: skip
+        with self._log_path.open("w") as log:  # the child keeps its own copy of the fd
+            self._proc = subprocess.Popen(
+                cmd, cwd=TOOLS_DIR, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,  # own group: signal the tree
+            )  # fmt: skip
         try:
             self._wait_ready(began + timeout)
         except BaseException:
@@ -112,22 +119,25 @@ class GremlinServer:
                     break
                 except subprocess.TimeoutExpired:
                     continue
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
     def close(self) -> None:
-        self.stop()
+        # Killed, not stopped: a graceful stop spends Netty's 2 s quiet period, and an
+        # in-memory graph has nothing to flush.
+        self.stop(kill=True)
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None
 
     def log_text(self) -> str:
-        if self._log is None:
+        """The output of the last start (kept until `close()`)."""
+        if self._workdir is None or not self._log_path.is_file():
             return ""
-        self._log.flush()
-        self._log.seek(0)
-        return self._log.read()
+        return self._log_path.read_text(errors="replace")
+
+    @property
+    def _log_path(self) -> Path:
+        assert self._workdir is not None
+        return Path(self._workdir.name) / "gremlin-server.log"
 
     def _wait_ready(self, deadline: float) -> None:
         assert self._proc is not None
@@ -148,7 +158,7 @@ class GremlinServer:
                 time.sleep(0.1)
         code = self._proc.poll()
         state = f"exited with code {code}" if code is not None else "is not answering"
-        raise GremlinServerError(
+        raise GremlinServerStartError(
             f"Gremlin Server at {self.url} {state}; last error: {last!r}\n"
             f"--- log ---\n{self.log_text()}"
         )
@@ -158,7 +168,11 @@ def _probe(url: str) -> list[object]:
     from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
     from gremlin_python.process.anonymous_traversal import traversal
 
-    conn = DriverRemoteConnection(url, "g", pool_size=1)
+    from datasources.neptune.client import BoundedTransport
+
+    conn = DriverRemoteConnection(
+        url, "g", pool_size=1, transport_factory=lambda: BoundedTransport(handshake_timeout=5.0)
+    )
     try:
         result: list[object] = traversal().with_remote(conn).inject(1).to_list()
         return result
