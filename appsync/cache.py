@@ -289,6 +289,13 @@ class ApiCache:
         self.prepare(schema)
         return self._plans[schema]
 
+    def evictable(self, type_name: str, field_name: str) -> bool:
+        """Whether `evict_from_api_cache` applies: a PER_RESOLVER_CACHING field with keys."""
+        return (
+            self.settings.behavior is CachingBehavior.PER_RESOLVER_CACHING
+            and f"{type_name}.{field_name}" in self.settings.resolvers
+        )
+
     async def evict_from_api_cache(
         self,
         info: OperationInfo,

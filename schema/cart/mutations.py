@@ -33,6 +33,13 @@ class CreateCartInput:
     lines: list[CartLineInput] | None = None
 
 
+async def evict_cart(info: Info, cart_id: str) -> None:
+    """AppSync's `evictFromApiCache`: a changed cart must not be served stale by Query.cart."""
+    cache = info.context.cache
+    if cache is not None and cache.evictable("Query", "cart"):
+        await cache.evict_from_api_cache(info, "Query", "cart", {"$context.arguments.id": cart_id})
+
+
 @strawberry.type(directives=PUBLIC)
 class CartPayload:
     cart: Cart | None
@@ -42,6 +49,7 @@ class CartPayload:
     async def of(cls, info: Info, result: CartResult) -> CartPayload:
         cart = None
         if result.cart and not result.user_errors:
+            await evict_cart(info, result.cart.id)
             cart = await cart_for(info, result.cart, under_path="cart")
         return cls(cart=cart, user_errors=[CartUserError.of(e) for e in result.user_errors])
 

@@ -6,6 +6,7 @@ import strawberry
 
 from resolvers import order as orders
 from schema.access import PUBLIC
+from schema.cart.mutations import evict_cart
 from schema.errors import OrderUserError
 from schema.info import Info
 from schema.order.types import Order
@@ -37,6 +38,8 @@ class OrderMutation:
         result = await orders.place_order(
             info.context, cart_id=str(input.cart_id), idempotency_key=str(input.idempotency_key)
         )
+        if result.order is not None:
+            await evict_cart(info, result.order.cart_id)  # the cart is now checked out
         return PlaceOrderPayload(
             order=Order.of(result.order) if result.order else None,
             user_errors=[OrderUserError.of(e) for e in result.user_errors],
