@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_cart import ADD, CREATE, in_stock_variants
-
 from appsync.authz import DIRECTIVE_MODES, auth_table
 from conftest import CUSTOMER, OTHER_CUSTOMER, STAFF, As, Graph
 from datasources.demo.generate import DemoData
 from schema import build_schema
 from schema.access import PUBLIC, SIGNED_IN
+from test_cart import ADD, CREATE, in_stock_variants
 
 CUSTOMER_QUERY = "query C($id: ID!) { customer(id: $id) { id email } }"
 CART_QUERY = "query C($id: ID!) { cart(id: $id) { id customer { id } } }"
