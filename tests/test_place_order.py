@@ -6,10 +6,9 @@ import asyncio
 import uuid
 from typing import Any
 
-from test_cart import ADD, CREATE, in_stock_variants
-
 from conftest import As, Graph
 from datasources.demo.generate import DemoData
+from test_cart import ADD, CREATE, in_stock_variants
 
 PLACE = """
 mutation Place($input: PlaceOrderInput!) {
