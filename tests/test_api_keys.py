@@ -7,11 +7,11 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from auth_helpers import open_test_dynamo
 
 from appsync.auth.api_key import ApiKeyAuthenticator
 from appsync.auth.modes import NOT_AUTHORIZED
 from appsync.errors import UnauthorizedError
+from auth_helpers import open_test_dynamo
 from datasources.dynamodb.apikeys import (
     APIKEYS,
     DAY,

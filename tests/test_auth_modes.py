@@ -22,21 +22,6 @@ import pytest
 import strawberry
 from aiobotocore.session import get_session
 from aiobotocore.stub import AioStubber
-from auth_helpers import (
-    API_HOST,
-    REGION,
-    CognitoPool,
-    OidcIssuer,
-    create_cognito_pool,
-    flip_signature_byte,
-    hmac_signed_with,
-    open_test_dynamo,
-    segments,
-    serve_oidc_issuer,
-    sigv4_headers,
-    unsigned,
-    with_claims,
-)
 from botocore.stub import ANY
 from joserfc.jwk import RSAKey
 from starlette.applications import Starlette
@@ -59,6 +44,21 @@ from appsync.auth.modes import (
 )
 from appsync.errors import InternalFailureError, UnauthorizedError
 from appsync.http import GraphQLEndpoint
+from auth_helpers import (
+    API_HOST,
+    REGION,
+    CognitoPool,
+    OidcIssuer,
+    create_cognito_pool,
+    flip_signature_byte,
+    hmac_signed_with,
+    open_test_dynamo,
+    segments,
+    serve_oidc_issuer,
+    sigv4_headers,
+    unsigned,
+    with_claims,
+)
 from datasources.dynamodb.apikeys import ApiKeyStore
 
 pytestmark = pytest.mark.engine
