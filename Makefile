@@ -35,6 +35,7 @@ test: $(VENV)/.dev-deps engines-ddb engines-gremlin engines-redis
 
 ## bench: the standard operations against DynamoDB Local, beside their baselines
 bench: $(VENV)/.dev-deps engines-ddb engines-gremlin
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
 
 ## schema: rewrite schema.graphql from the code (a test fails when they differ)

@@ -4,8 +4,9 @@
 2. In process (httpx.ASGITransport): create the carts, warm DynamoDB Local's JIT with every
    operation, count each operation's DynamoDB calls on commerce-graph and on the graphql-core
    baseline, capture the responses for the bare one.
-3. For each server (its own uvicorn process): for each operation, wrk for a warm-up and then
-   a measured run at fixed connections.
+3. Every server in its own uvicorn process; for each operation, a wrk warm-up per server,
+   then measured slices at fixed connections: A B B A for commerce-graph and graphql-core
+   (half the duration each), then the bare server.
 4. Print the markdown table, write bench/results/latest.json; exit 1 if any request failed.
 """
 
@@ -28,10 +29,19 @@ from bench.dataset import seed
 from bench.inprocess import ProbeError, in_process
 from bench.machine import BUSY_WARNING, busy_fraction, find_pid, load_average
 from bench.operations import Operation, add_to_cart, category_listing, product_page
-from bench.report import LABELS, OperationResult, markdown, write_json
-from bench.serve import bench_settings
+from bench.report import (
+    LABELS,
+    OperationResult,
+    markdown,
+    noisy,
+    problems,
+    progress_line,
+    write_json,
+)
+from bench.serve import bench_settings, commerce_graph_app
 from bench.servers import Server, running_server
-from bench.wrk import Load, Run, drive, wrk_path
+from bench.wrk import Load, Slice, Target, bodies_file, merge, warm_up, wrk_path
+from bench.wrk import measure as measure_slice
 from tests.engines.dynamodb_local import MAIN_CLASS as DYNAMODB_LOCAL_MAIN
 from tests.engines.dynamodb_local import start_dynamodb_local
 
@@ -55,14 +65,12 @@ class Prepared:
 
 
 async def prepare(endpoint: str, carts: int) -> Prepared:
-    from server import create_app  # the edge (appsync.http) must be importable by now
-
     settings = bench_settings(endpoint, TABLE_PREFIX)
     seeded = await seed(settings)
     data = seeded.data
     reads = [product_page(data), category_listing(data)]
     async with (
-        in_process(create_app(settings), api_key=seeded.api_key) as real,
+        in_process(commerce_graph_app(settings), api_key=seeded.api_key) as real,
         in_process(graphql_core_app(settings), api_key=seeded.api_key) as core,
     ):
         pools = {kind: await real.create_carts(carts) for kind in SERVED_BY_DYNAMODB}
@@ -90,10 +98,20 @@ async def prepare(endpoint: str, carts: int) -> Prepared:
     return Prepared(operations, results, captured, seeded.seconds, seeded.api_key)
 
 
+def schedule(kinds: Sequence[str]) -> list[str]:
+    """The order of measured slices: A B B A for the servers on DynamoDB, so drift (DynamoDB
+    Local's JIT still settling, a burst of outside load) is shared, not charged to whoever
+    runs first; the bare server, which needs no engine, once at the end."""
+    engine = [k for k in kinds if k in SERVED_BY_DYNAMODB]
+    rest = [k for k in kinds if k not in SERVED_BY_DYNAMODB]
+    return (engine + engine[::-1] if len(engine) > 1 else engine) + rest
+
+
 def measure(prepared: Prepared, endpoint: str, load: Load, kinds: Sequence[str]) -> None:
-    """All servers run at once (an idle one costs nothing) and each operation is measured on
-    them back to back, so a burst of outside load skews one operation, not one server."""
+    """All servers run at once (an idle one costs nothing); each operation is measured on
+    them back to back, in the slices of `schedule`."""
     engine_pid = find_pid(DYNAMODB_LOCAL_MAIN, str(urlsplit(endpoint).port))
+    order = schedule(kinds)
     with ExitStack() as stack:
         captured = stack.enter_context(
             tempfile.NamedTemporaryFile("w", suffix=".json", prefix="bench-captured-")
@@ -111,45 +129,25 @@ def measure(prepared: Prepared, endpoint: str, load: Load, kinds: Sequence[str])
         for n, result in enumerate(prepared.results):
             if result.broken or result.skipped:
                 continue
-            for kind, server in servers.items():
-                op = prepared.operations[kind][n]
-                path = f"/bare/{op.key}" if kind == "bare" else "/graphql"
-                run = drive(
-                    server.base_url + path,
-                    op.bodies,
-                    load,
-                    server_pid=server.pid,
-                    engine_pid=engine_pid,
-                    api_key=prepared.api_key,
-                )
-                result.runs[kind] = run
-                print(f"  {LABELS[kind]:<22} {op.name:<17} {progress_line(run)}", flush=True)
-
-
-def progress_line(run: Run) -> str:
-    cpu = "".join(
-        f"  {who} {ms:5.1f} CPU-ms/req"
-        for who, ms in (
-            ("server", run.cpu_ms_per_request(run.server_cpu_s)),
-            ("DynamoDB Local", run.cpu_ms_per_request(run.engine_cpu_s)),
-        )
-        if ms is not None
-    )
-    return f"{run.rps:8,.1f} req/s  p50 {run.p50_ms:7.1f} ms  p99 {run.p99_ms:7.1f} ms{cpu}"
-
-
-def problems(results: Sequence[OperationResult]) -> list[str]:
-    found = [f"{r.name} is broken: {r.broken}" for r in results if r.broken]
-    for result in results:
-        for kind, run in result.runs.items():
-            for what, n in (
-                ("failed requests", run.failed),
-                ("userErrors", run.user_errors),
-                ("socket errors", run.socket_errors),
-            ):
-                if n:
-                    found.append(f"{result.name} on {LABELS[kind]}: {n} {what}")
-    return found
+            with ExitStack() as files:
+                targets: dict[str, Target] = {}
+                for kind, server in servers.items():
+                    op = prepared.operations[kind][n]
+                    targets[kind] = Target(
+                        url=server.base_url + (f"/bare/{op.key}" if kind == "bare" else "/graphql"),
+                        bodies_file=files.enter_context(bodies_file(op.bodies)),
+                        api_key=prepared.api_key,
+                        server_pid=server.pid,
+                        engine_pid=engine_pid,
+                    )
+                    warm_up(targets[kind], load)
+                slices: dict[str, list[Slice]] = {kind: [] for kind in servers}
+                for kind in order:
+                    seconds = load.duration_s / order.count(kind)
+                    slices[kind].append(measure_slice(targets[kind], load, seconds))
+            for kind in servers:
+                run = result.runs[kind] = merge(slices[kind])
+                print(f"  {LABELS[kind]:<22} {result.name:<17} {progress_line(run)}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -196,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     table = markdown(prepared.results)
     found = problems(prepared.results)
+    warnings = noisy(prepared.results)
     path = write_json(
         prepared.results,
         load=load,
@@ -208,9 +207,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 op.key: op.description for op in prepared.operations["commerce-graph"]
             },
             "problems": found,
+            "noisy": warnings,
         },
     )
     print(f"\n{table}\n\n({elapsed:.0f} s in all; results in {path})")
+    for warning in warnings:
+        print(f"NOISY: {warning}", file=sys.stderr)
     for problem in found:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     return 1 if found else 0

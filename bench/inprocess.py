@@ -28,10 +28,6 @@ class Probe:
     calls: Counter[str]
     response: bytes
 
-    @property
-    def total_calls(self) -> int:
-        return sum(self.calls.values())
-
 
 class InProcess:
     def __init__(self, app: Starlette, client: httpx.AsyncClient) -> None:

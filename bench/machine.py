@@ -19,6 +19,19 @@ def _cpu_times() -> tuple[int, int] | None:
     return sum(fields), fields[3] + fields[4]  # idle + iowait
 
 
+def busy_cpu_seconds() -> tuple[float, float] | None:
+    """(busy, stolen) CPU seconds so far over all CPUs (Linux). Busy is what this machine's
+    processes and kernel ran; stolen is time the hypervisor gave to other guests while ours
+    wanted to run (`steal` in /proc/stat) - noise from outside the machine."""
+    try:
+        fields = [int(v) for v in STAT.read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    busy = sum(fields[:7]) - fields[3] - fields[4]  # user nice system irq softirq
+    return busy / tick, fields[7] / tick
+
+
 def busy_fraction(seconds: float = 2.0) -> float | None:
     """Share of all CPUs busy over `seconds` (before the bench starts anything)."""
     first = _cpu_times()

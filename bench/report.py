@@ -56,14 +56,15 @@ def describe_calls(calls: Counter[str]) -> str:
 def markdown(results: Sequence[OperationResult]) -> str:
     lines = [
         "| operation | server | req/s | p50 ms | p99 ms | commerce-graph ÷ this (req/s) "
-        "| server CPU ms/req | DynamoDB Local CPU ms/req | DynamoDB calls/op |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| server CPU ms/req | DynamoDB Local CPU ms/req | DynamoDB calls/op "
+        "| noise (cores) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for result in results:
         if result.skipped:
             continue
         if result.broken:
-            lines.append(f"| {result.name} | BROKEN: {_cell(result.broken)} |||||||")
+            lines.append(f"| {result.name} | BROKEN: {_cell(result.broken)} ||||||||")
         for n, (kind, run) in enumerate(result.runs.items()):
             ratio = result.ratio(kind)
             calls = result.calls.get(kind)
@@ -77,6 +78,7 @@ def markdown(results: Sequence[OperationResult]) -> str:
                 _number(run.cpu_ms_per_request(run.server_cpu_s), 1),
                 _number(run.cpu_ms_per_request(run.engine_cpu_s), 1) if kind != "bare" else "-",
                 "-" if calls is None else describe_calls(calls),
+                _number(run.noise, 2),
             ]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -89,6 +91,46 @@ def _number(value: float | None, decimals: int) -> str:
 def _cell(text: str, limit: int = 200) -> str:
     flat = " ".join(text.split()).replace("|", "\\|")
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def progress_line(run: Run) -> str:
+    cpu = "".join(
+        f"  {who} {ms:5.1f} CPU-ms/req"
+        for who, ms in (
+            ("server", run.cpu_ms_per_request(run.server_cpu_s)),
+            ("DynamoDB Local", run.cpu_ms_per_request(run.engine_cpu_s)),
+        )
+        if ms is not None
+    )
+    noise = "" if run.noise is None else f"  noise {run.noise:4.2f} cores"
+    return f"{run.rps:8,.1f} req/s  p50 {run.p50_ms:7.1f} ms  p99 {run.p99_ms:7.1f} ms{cpu}{noise}"
+
+
+NOISY_CORES = 0.2
+
+
+def noisy(results: Sequence[OperationResult]) -> list[str]:
+    """Rows measured while other jobs used the machine: their numbers are not comparable."""
+    return [
+        f"{r.name} on {LABELS[kind]}: other jobs and the hypervisor took {run.noise:.2f} cores"
+        for r in results
+        for kind, run in r.runs.items()
+        if run.noise is not None and run.noise > NOISY_CORES
+    ]
+
+
+def problems(results: Sequence[OperationResult]) -> list[str]:
+    found = [f"{r.name} is broken: {r.broken}" for r in results if r.broken]
+    for result in results:
+        for kind, run in result.runs.items():
+            for what, n in (
+                ("failed requests", run.failed),
+                ("userErrors", run.user_errors),
+                ("socket errors", run.socket_errors),
+            ):
+                if n:
+                    found.append(f"{result.name} on {LABELS[kind]}: {n} {what}")
+    return found
 
 
 def write_json(

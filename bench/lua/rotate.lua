@@ -3,7 +3,7 @@
 --   wrk ... -s bench/lua/rotate.lua <url> -- <bodies.jsonl> <threads> [<x-api-key>]
 -- Thread i of n sends bodies i+1, i+1+n, i+1+2n, ... so threads never share a body (nor,
 -- for add-to-cart, a cart when the cart count is a multiple of n).
--- done() prints one line: BENCH_RESULT {json}.
+-- done() prints one line: BENCH_RESULT {json}, the latency histogram included.
 
 local threads = {}
 
@@ -52,12 +52,17 @@ function done(summary, latency, requests)
     user_total = user_total + thread:get("usererrors")
     answered_total = answered_total + thread:get("answered")
   end
+  -- The whole latency histogram, so that slices of one measurement merge exactly.
+  local histogram = {}
+  for i = 1, #latency do
+    local value, count = latency(i)
+    histogram[#histogram + 1] = string.format("[%d,%d]", value, count)
+  end
   local e = summary.errors
   io.write(string.format(
-    'BENCH_RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,' ..
-    '"max_us":%d,"mean_us":%.1f,"answered":%d,"failed":%d,"user_errors":%d,' ..
-    '"socket_errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},"bad_status":%d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max, latency.mean, answered_total, failed_total, user_total,
-    e.connect, e.read, e.write, e.timeout, e.status))
+    'BENCH_RESULT {"requests":%d,"duration_us":%d,"answered":%d,"failed":%d,' ..
+    '"user_errors":%d,"socket_errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},' ..
+    '"bad_status":%d,"latency_us":[%s]}\n',
+    summary.requests, summary.duration, answered_total, failed_total, user_total,
+    e.connect, e.read, e.write, e.timeout, e.status, table.concat(histogram, ",")))
 end
