@@ -23,7 +23,7 @@ $(VENV)/.dev-deps: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.run-deps
 
 ## run: serve the graph on the embedded default (moto in process, seeded demo data)
-run: $(VENV)/.run-deps
+run: $(VENV)/.run-deps engines-gremlin
 	CG_EMBEDDED=true $(BIN)/commerce-graph serve
 
 ## test: install everything the tests need (engines included), lint, type-check, test

@@ -2,7 +2,9 @@
 
 commerce-graph serve            serve the graph (GraphiQL at /graphql)
 commerce-graph schema export    print the AppSync-dialect SDL
-commerce-graph seed             create tables and load the demo data
+commerce-graph seed             create tables and load the demo data (and its graph, when
+                                CG_NEPTUNE_ENDPOINT is set)
+commerce-graph graph rebuild    rebuild the recommendation graph from DynamoDB
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ from appsync.limits import (
     rate_limit_key,
 )
 from appsync.settings import EdgeSettings
-from datasources.build import Sources, open_sources
-from datasources.demo.generate import generate_demo
+from datasources.build import OPTIONAL, Sources, open_sources
+from datasources.demo.generate import DemoData, generate_demo
+from datasources.demo.graph import load_demo_graph
 from datasources.demo.load import is_seeded, load_demo
 from datasources.dynamodb.apikeys import (
     create_api_key,
@@ -46,6 +49,10 @@ from datasources.dynamodb.apikeys import (
     revoke_api_key,
 )
 from datasources.dynamodb.tables import create_tables
+from datasources.errors import SourceError
+from datasources.neptune.local import GremlinServer, GremlinServerStartError, missing_requirement
+from datasources.neptune.rebuild import rebuild_graph
+from datasources.neptune.settings import NeptuneSettings
 from datasources.settings import Settings
 from resolvers.context import Context, build_context
 from schema import build_schema
@@ -54,9 +61,16 @@ from schema.sdl import export_sdl
 log = logging.getLogger("commerce_graph")
 
 
-async def prepare_embedded(sources: Sources, settings: Settings, *, progress: bool) -> None:
-    """Tables and demo data for the embedded default (moto starts empty every time)."""
+async def prepare_embedded(
+    sources: Sources, settings: Settings, *, progress: bool, graph: bool = False
+) -> None:
+    """Tables and demo data for the embedded default (moto starts empty every time), and the
+    recommendation graph when `graph` (a local Gremlin Server starts empty every time too).
+
+    The graph is built from the demo set in memory, so both loads run side by side.
+    """
     await create_tables(sources.dynamo)
+    data = None
     if not await is_seeded(sources.dynamo):
         data = generate_demo(
             products=settings.seed_products,
@@ -64,7 +78,45 @@ async def prepare_embedded(sources: Sources, settings: Settings, *, progress: bo
             orders=settings.seed_orders,
             seed=settings.seed_random_seed,
         )
-        await load_demo(sources.dynamo, data, progress=progress)
+    try:
+        async with asyncio.TaskGroup() as group:
+            if data is not None:
+                group.create_task(load_demo(sources.dynamo, data, progress=progress))
+            if graph:
+                group.create_task(_seed_graph(sources, data, progress=progress))
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from failed
+
+
+async def _seed_graph(sources: Sources, data: DemoData | None, *, progress: bool) -> None:
+    try:
+        if data is not None:
+            await load_demo_graph(sources.neptune, data, progress=progress)
+        else:  # DynamoDB was seeded before (and may hold orders since): it is the truth
+            await rebuild_graph(
+                sources.neptune, sources.dynamo, sources.inventory, progress=progress
+            )
+    except SourceError as exc:
+        print(f"commerce-graph: the graph was not seeded ({exc.error_type}: {exc.message})")
+
+
+async def start_local_graph(stack: AsyncExitStack) -> str | None:
+    """Gremlin Server for the embedded default, stopped with `stack`; None (and a notice) when
+    it cannot run here, in which case recommendations answer Neptune:Unavailable."""
+    problem = missing_requirement()
+    if problem is None:
+        server = GremlinServer()
+        stack.callback(server.close)
+        try:
+            url = await asyncio.to_thread(server.start)
+        except GremlinServerStartError as exc:
+            problem = f"Gremlin Server did not start ({str(exc).splitlines()[0]})"
+        else:
+            took = server.startup_seconds or 0.0
+            print(f"commerce-graph: Gremlin Server (the local Neptune) at {url} ({took:.1f}s)")
+            return url
+    print(f"commerce-graph: {problem}; recommendations answer Neptune:Unavailable")
+    return None
 
 
 def create_app(
@@ -72,6 +124,7 @@ def create_app(
     *,
     auth_settings: AuthSettings | None = None,
     edge_settings: EdgeSettings | None = None,
+    neptune_settings: NeptuneSettings | None = None,
     progress: bool = False,
 ) -> Starlette:
     settings = settings or Settings()
@@ -104,9 +157,15 @@ def create_app(
         async with AsyncExitStack() as stack:
             if redis is not None:
                 stack.push_async_callback(redis.aclose)
-            sources = await stack.enter_async_context(open_sources(settings))
+            neptune = neptune_settings or NeptuneSettings()
+            local_graph = False
+            if settings.embedded and neptune.endpoint is None:
+                url = await start_local_graph(stack)
+                if url is not None:
+                    neptune, local_graph = neptune.model_copy(update={"endpoint": url}), True
+            sources = await stack.enter_async_context(open_sources(settings, neptune))
             if settings.embedded:
-                await prepare_embedded(sources, settings, progress=progress)
+                await prepare_embedded(sources, settings, progress=progress, graph=local_graph)
             if dev_key is not None:
                 await create_api_key(sources.dynamo, description="make run", key=dev_key)
                 print(f"commerce-graph: dev API key (x-api-key): {dev_key}")
@@ -135,7 +194,7 @@ def create_app(
 
     async def readyz(request: Request) -> Response:
         checks = await request.app.state.sources.readiness()
-        ready = all(checks.values())
+        ready = all(ok for name, ok in checks.items() if name not in OPTIONAL)
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "sources": checks},
             status_code=200 if ready else 503,
@@ -186,6 +245,20 @@ async def _apikey(settings: Settings, args: argparse.Namespace) -> None:
             print(await revoke_api_key(sources.dynamo, args.key))
 
 
+async def _flush_cache(edge: EdgeSettings) -> int:
+    """AppSync's `flush_api_cache`: only a shared (Redis) cache outlives the server process."""
+    if edge.redis_url is None:
+        print("The API cache is in memory (no CG_REDIS_URL): restarting the server flushes it.")
+        return 1
+    redis = Redis.from_url(edge.redis_url)
+    try:
+        await RedisCacheBackend(redis).flush()
+    finally:
+        await redis.aclose()
+    print("API cache flushed.")
+    return 0
+
+
 async def _seed(settings: Settings) -> None:
     async with open_sources(settings) as sources:
         await create_tables(sources.dynamo)
@@ -196,7 +269,23 @@ async def _seed(settings: Settings) -> None:
             seed=settings.seed_random_seed,
         )
         counts = await load_demo(sources.dynamo, data, progress=True)
-    print(", ".join(f"{n} {kind}" for kind, n in counts.items()))
+        print(", ".join(f"{n} {kind}" for kind, n in counts.items()))
+        if sources.neptune.enabled:
+            graph = await load_demo_graph(sources.neptune, data, progress=True)
+            print("graph: " + ", ".join(f"{n} {kind}" for kind, n in graph.items()))
+
+
+async def _graph(settings: Settings, args: argparse.Namespace) -> int:
+    neptune = NeptuneSettings()
+    if neptune.endpoint is None:
+        print("commerce-graph: set CG_NEPTUNE_ENDPOINT (ws[s]://host:8182/gremlin)")
+        return 2
+    async with open_sources(settings, neptune) as sources:
+        counts = await rebuild_graph(
+            sources.neptune, sources.dynamo, sources.inventory, drop=args.drop, progress=True
+        )
+    print("graph rebuilt: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -214,13 +303,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     apikey.add_argument("key", nargs="?", help="key or key id (revoke)")
     apikey.add_argument("--description", default="")
     apikey.add_argument("--days", type=int, help="validity in days (1-365; default 7)")
+    graph_cmd = commands.add_parser("graph", help="the recommendation graph (Neptune)")
+    graph_cmd.add_argument("action", choices=["rebuild"])
+    graph_cmd.add_argument(
+        "--drop", action="store_true", help="empty the graph first (removes what DynamoDB lost)"
+    )
+    cache_cmd = commands.add_parser("cache", help="the API cache (CG_CACHING, CG_REDIS_URL)")
+    cache_cmd.add_argument("action", choices=["flush"])
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
+    logging.getLogger("gremlinpython").setLevel(logging.WARNING)  # a line per traversal
     if args.command == "schema":
         sys.stdout.write(export_sdl(build_schema()))
         return 0
+    if args.command == "cache":
+        return asyncio.run(_flush_cache(EdgeSettings()))
     overrides: dict[str, object] = {}
     if args.command == "serve":
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
@@ -233,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.action == "revoke" and not args.key:
             parser.error("apikey revoke needs a key or key id")
         asyncio.run(_apikey(settings, args))
+    elif args.command == "graph":
+        return asyncio.run(_graph(settings, args))
     else:
         asyncio.run(_seed(settings))
     return 0

@@ -2,6 +2,10 @@
 
 Clients are opened once (at start-up) and handed to every request; `open_sources` is an async
 context manager so the server's lifespan closes them in order.
+
+The graph (Neptune) is optional: without `CG_NEPTUNE_ENDPOINT` its client fails every call with
+`Neptune:Unavailable`, and only the recommendation fields go null. Readiness reports it but is
+not decided by it (`OPTIONAL`): a product page without recommendations is still a product page.
 """
 
 from __future__ import annotations
@@ -26,10 +30,18 @@ from datasources.dynamodb.order import DynamoOrderSource
 from datasources.dynamodb.pricing import DynamoPricingSource
 from datasources.embedded import embedded_aws
 from datasources.inventory import InventorySource
+from datasources.neptune.client import SOURCE as NEPTUNE
+from datasources.neptune.client import NeptuneClient, open_neptune
+from datasources.neptune.recommendations import NeptuneRecommendationSource
+from datasources.neptune.settings import NeptuneSettings
 from datasources.order import OrderSource
 from datasources.pagination import TokenCodec
 from datasources.pricing import PricingSource
+from datasources.recommendations import RecommendationSource
 from datasources.settings import Settings
+
+# Sources whose outage degrades some fields but leaves the service ready to serve.
+OPTIONAL = frozenset({NEPTUNE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +52,24 @@ class Sources:
     customer: CustomerSource
     cart: CartSource
     order: OrderSource
+    recommendations: RecommendationSource
     dynamo: DynamoClient
+    neptune: NeptuneClient
 
     async def readiness(self) -> dict[str, bool]:
-        """Ask each backend a cheap question; a source that cannot answer is not ready."""
+        """Ask each backend a cheap question; a source that cannot answer is not ready.
+
+        The graph is asked only when one is configured (see `OPTIONAL`).
+        """
         try:
             await self.dynamo.raw.describe_limits()
             dynamodb_ready = True
         except Exception:
             dynamodb_ready = False
-        return {DYNAMODB: dynamodb_ready}
+        checks = {DYNAMODB: dynamodb_ready}
+        if self.neptune.enabled:
+            checks[NEPTUNE] = await self.neptune.ping()
+        return checks
 
 
 @asynccontextmanager
@@ -71,9 +91,14 @@ async def open_dynamo(settings: Settings, stack: AsyncExitStack) -> AsyncIterato
 
 
 @asynccontextmanager
-async def open_sources(settings: Settings) -> AsyncIterator[Sources]:
+async def open_sources(
+    settings: Settings, neptune: NeptuneSettings | None = None
+) -> AsyncIterator[Sources]:
+    """Every source, opened once; `neptune` defaults to `NeptuneSettings()` (environment)."""
+    neptune = neptune or NeptuneSettings()
     async with AsyncExitStack() as stack:
         dynamo = await stack.enter_async_context(open_dynamo(settings, stack))
+        graph = await stack.enter_async_context(open_neptune(neptune))
         tokens = TokenCodec(settings.token_secret.get_secret_value().encode(), source=DYNAMODB)
         yield Sources(
             catalog=DynamoCatalogSource(dynamo, tokens),
@@ -82,5 +107,11 @@ async def open_sources(settings: Settings) -> AsyncIterator[Sources]:
             customer=DynamoCustomerSource(dynamo),
             cart=DynamoCartSource(dynamo),
             order=DynamoOrderSource(dynamo, tokens),
+            recommendations=NeptuneRecommendationSource(
+                graph,
+                recent_views=neptune.recent_views,
+                bestsellers_ttl_seconds=neptune.bestsellers_ttl_seconds,
+            ),
             dynamo=dynamo,
+            neptune=graph,
         )

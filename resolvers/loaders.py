@@ -1,12 +1,16 @@
 """Per-request DataLoaders, named `<record>_by_<key>`.
 
 Built fresh for every request (a module-level loader would leak one caller's data into
-another's), each batching at most 100 keys: BatchGetItem's limit, so one dispatch is one call.
+another's), each DynamoDB loader batching at most 100 keys: BatchGetItem's limit, so one
+dispatch is one call. The recommendation loaders group their keys instead: one traversal per
+(kind, limit), whatever the number of products (docs/graph.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -17,8 +21,18 @@ from datasources.customer import CustomerRecord
 from datasources.inventory import LocationRecord, ProductStockRecord
 from datasources.order import OrderRecord
 from datasources.pricing import ProductPricesRecord
+from datasources.recommendations import RankedProduct, RecommendationKind
+from datasources.records import Channel
 
 BATCH = 100
+
+# (kind, limit, product id) and (limit, channel, customer id): one graph call per kind and
+# limit (and channel), whatever the number of ids.
+ProductRecommendationKey = tuple[RecommendationKind, int, str]
+CustomerRecommendationKey = tuple[int, Channel | None, str]
+Ranked = Sequence[RankedProduct]
+Rankings = Sequence[Ranked]  # one list per id asked
+G = TypeVar("G", bound=Hashable)
 
 
 class Loaders:
@@ -62,9 +76,60 @@ class Loaders:
         self.order_by_id: DataLoader[str, OrderRecord | None] = DataLoader(
             sources.order.orders_by_id, max_batch_size=BATCH
         )
+        # Not capped: a batch splits by group, and each group is one traversal of any size.
+        self.recommendations_by_product: DataLoader[ProductRecommendationKey, Ranked] = DataLoader(
+            self._recommendations_by_product
+        )
+        self.recommendations_by_customer: DataLoader[CustomerRecommendationKey, Ranked] = (
+            DataLoader(self._recommendations_by_customer)
+        )
 
     async def _all_locations(self, keys: list[str]) -> list[Sequence[LocationRecord]]:
         page = await self._sources.inventory.list_locations(limit=100, next_token=None)
         for loc in page.items:
             self.location_by_id.prime(loc.id, loc)
         return [page.items for _ in keys]
+
+    async def _recommendations_by_product(
+        self, keys: list[ProductRecommendationKey]
+    ) -> list[Ranked | BaseException]:
+        recs = self._sources.recommendations
+
+        def fetch(group: tuple[RecommendationKind, int], ids: list[str]) -> Awaitable[Rankings]:
+            kind, limit = group
+            read = recs.also_bought if kind is RecommendationKind.ALSO_BOUGHT else recs.similar
+            return read(ids, limit)
+
+        return await _grouped([((kind, limit), pid) for kind, limit, pid in keys], fetch)
+
+    async def _recommendations_by_customer(
+        self, keys: list[CustomerRecommendationKey]
+    ) -> list[Ranked | BaseException]:
+        recs = self._sources.recommendations
+
+        def fetch(group: tuple[int, Channel | None], ids: list[str]) -> Awaitable[Rankings]:
+            limit, channel = group
+            return recs.for_customer(ids, limit, channel=channel.value if channel else None)
+
+        return await _grouped([((limit, ch), cid) for limit, ch, cid in keys], fetch)
+
+
+async def _grouped(
+    keys: Sequence[tuple[G, str]], fetch: Callable[[G, list[str]], Awaitable[Rankings]]
+) -> list[Ranked | BaseException]:
+    """Answer (group, id) keys with one batch-first `fetch` per group, run concurrently.
+
+    A failed group answers its keys with its error (the loader raises it to each caller), so
+    one kind failing leaves the fields of another intact.
+    """
+    groups: dict[G, list[str]] = {}
+    for group, item_id in keys:
+        groups.setdefault(group, []).append(item_id)
+    outcomes = await asyncio.gather(
+        *(fetch(group, ids) for group, ids in groups.items()), return_exceptions=True
+    )
+    found: dict[tuple[G, str], Ranked | BaseException] = {}
+    for (group, ids), outcome in zip(groups.items(), outcomes, strict=True):
+        for i, item_id in enumerate(ids):
+            found[(group, item_id)] = outcome if isinstance(outcome, BaseException) else outcome[i]
+    return [found[key] for key in keys]

@@ -1,14 +1,22 @@
-"""Orders: reads, and `placeOrder` as one idempotent transaction."""
+"""Orders: reads, and `placeOrder` as one idempotent transaction.
+
+Once the transaction has committed, placeOrder also records the purchase in the
+recommendation graph. That write is best effort: DynamoDB holds the order, the graph is a
+projection of it, and a graph that is down, slow or refusing must never fail an order that
+is already placed. The failure is logged, and `commerce-graph graph rebuild` repairs the graph
+from DynamoDB (docs/graph.md).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from datasources.cart import CartRecord, CartStatus
-from datasources.errors import ConditionFailedError
+from datasources.errors import ConditionFailedError, SourceError
 from datasources.order import (
     CheckoutConflictError,
     IdempotencyRecord,
@@ -17,6 +25,7 @@ from datasources.order import (
     OrderStatus,
     StockReservation,
 )
+from datasources.recommendations import purchase_of
 from datasources.records import MoneyRecord, Page
 from resolvers.access import require
 from resolvers.cart import now_iso
@@ -28,6 +37,8 @@ from resolvers.paging import checked_limit
 # Lost races worth retrying: a line added to the cart between read and write, or (on real
 # DynamoDB) a TransactionConflict with another transaction on the same stock item.
 MAX_ATTEMPTS = 5
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +123,7 @@ async def place_order(ctx: Context, *, cart_id: str, idempotency_key: str) -> Or
         except ConditionFailedError:
             continue
         ctx.loaders.order_by_id.prime(new_order.id, new_order)
+        await _record_purchase(ctx, new_order)
         return OrderResult(new_order)
     return _error(
         OrderErrorCode.CONCURRENT_MODIFICATION,
@@ -119,6 +131,31 @@ async def place_order(ctx: Context, *, cart_id: str, idempotency_key: str) -> Or
         "input",
         "cartId",
     )
+
+
+async def _record_purchase(ctx: Context, placed: OrderRecord) -> None:
+    """Add the order's purchased edges to the graph; never fails the (committed) order."""
+    purchase = purchase_of(placed)
+    if purchase is None:
+        return
+    try:
+        await ctx.sources.recommendations.add_purchase(
+            purchase.order_id,
+            purchase.customer_id,
+            purchase.lines,
+            purchase.ts,
+            channel=purchase.channel,
+        )
+    except SourceError as exc:
+        log.warning(
+            "order %s is placed but not in the recommendation graph (%s: %s); "
+            "`commerce-graph graph rebuild` adds it",
+            placed.id,
+            exc.error_type,
+            exc.message,
+        )
+    except Exception:  # a bug of ours: still no reason to fail a placed order
+        log.exception("order %s is placed but its graph write failed", placed.id)
 
 
 async def _replay(ctx: Context, key: str, request_hash: str) -> OrderResult | None:

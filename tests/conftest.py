@@ -2,6 +2,8 @@
 
 Every test that takes `graph` runs twice: against DynamoDB Local (the official AWS build from
 Maven Central) and against moto's server (the embedded default). No DynamoDB fake exists here.
+Both apps share one Gremlin Server (the local Neptune), seeded with the demo set's graph; tests
+that stop it or slow it down use a server or a proxy of their own.
 """
 
 from __future__ import annotations
@@ -15,18 +17,22 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from auth_helpers import CognitoPool, create_cognito_pool, sigv4_headers
 from starlette.applications import Starlette
 
 from appsync.auth import AuthMode, AuthSettings
 from appsync.auth.settings import IamCredential
+from auth_helpers import CognitoPool, create_cognito_pool, sigv4_headers
 from datasources.build import Sources
 from datasources.demo.generate import DemoData, generate_demo
+from datasources.demo.graph import load_demo_graph
 from datasources.demo.load import load_demo
 from datasources.dynamodb.apikeys import create_api_key
 from datasources.dynamodb.tables import create_tables
+from datasources.neptune.client import open_neptune
+from datasources.neptune.settings import NeptuneSettings
 from datasources.settings import Settings
 from engines.dynamodb_local import start_dynamodb_local
+from engines.gremlin_server import GremlinServer
 from engines.moto_server import start_moto_server
 from server import create_app
 
@@ -48,6 +54,30 @@ def engine_endpoints() -> Iterator[dict[str, str]]:
             "dynamodb-local": stack.enter_context(start_dynamodb_local()),
             "moto": stack.enter_context(start_moto_server()),
         }
+
+
+@pytest.fixture(scope="session")
+def gremlin_server() -> Iterator[GremlinServer]:
+    """Gremlin Server, started once for the session (see datasources/neptune/local.py)."""
+    server = GremlinServer()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+async def demo_gremlin(gremlin_server: GremlinServer, demo: DemoData) -> GremlinServer:
+    """The shared Gremlin Server, holding the demo set's graph (seeded once)."""
+    async with open_neptune(neptune_settings_for(gremlin_server.url)) as client:
+        await load_demo_graph(client, demo, progress=False)
+    return gremlin_server
+
+
+def neptune_settings_for(url: str | None, **overrides: Any) -> NeptuneSettings:
+    """The shared apps get a generous read timeout: they test answers, and a cold JVM on a
+    busy CI machine may take longer than 300 ms to plan a traversal the first time. The fault
+    tests keep the 300 ms default."""
+    return NeptuneSettings(endpoint=url, **{"timeout_seconds": 2.0, **overrides})
 
 
 @pytest.fixture(scope="session")
@@ -150,10 +180,15 @@ async def graph(
     engine_endpoints: dict[str, str],
     demo: DemoData,
     cognito: CognitoPool,
+    demo_gremlin: GremlinServer,
 ) -> AsyncIterator[Graph]:
     engine: str = request.param
     settings = settings_for(engine_endpoints[engine], prefix="cg-test-")
-    app = create_app(settings, auth_settings=auth_settings_for(cognito))
+    app = create_app(
+        settings,
+        auth_settings=auth_settings_for(cognito),
+        neptune_settings=neptune_settings_for(demo_gremlin.url),
+    )
     async with app.router.lifespan_context(app):
         sources: Sources = app.state.sources
         await create_tables(sources.dynamo)

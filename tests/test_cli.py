@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+import redis
 
+from engines.redis_server import start_redis_server
 from server import main
 
 
@@ -29,3 +31,21 @@ def test_apikey_create_list_revoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert "pos" in listed
     assert key not in listed  # only a hint of the key is ever shown again
     assert "revoked" in revoked.lower()
+
+
+def test_cache_flush_empties_the_shared_cache(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a real redis-server holding one cache entry and one unrelated key
+    with start_redis_server() as url:
+        client = redis.Redis.from_url(url)
+        client.set("cg:cache:Query.product:abc", b"cached")
+        client.set("unrelated", b"kept")
+        monkeypatch.setenv("CG_REDIS_URL", url)
+        # when
+        assert main(["cache", "flush"]) == 0
+        # then
+        assert client.get("cg:cache:Query.product:abc") is None
+        assert client.get("unrelated") == b"kept"
+        client.close()
+    assert "flushed" in capsys.readouterr().out

@@ -12,7 +12,7 @@ async def test_healthz_and_readyz(graph: Graph) -> None:
     assert (await graph.client.get("/healthz")).json() == {"status": "ok"}
     ready = await graph.client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["sources"] == {"DynamoDB": True}
+    assert ready.json()["sources"] == {"DynamoDB": True, "Neptune": True}
 
 
 async def test_readyz_says_not_ready_when_dynamodb_is_unreachable() -> None:

@@ -48,10 +48,11 @@ from datasources.errors import (
     SourceUnavailableError,
 )
 from datasources.neptune.client import SOURCE, NeptuneClient, build_client
-from datasources.neptune.graph import PurchaseLine, Upserts
-from datasources.neptune.recommendations import NeptuneRecommendationSource, RankedProduct
+from datasources.neptune.graph import Upserts
+from datasources.neptune.recommendations import NeptuneRecommendationSource
 from datasources.neptune.settings import NeptuneSettings
 from datasources.neptune.sigv4 import ConnectionFactory, HandshakeSigner
+from datasources.recommendations import PurchaseLine, RankedProduct
 from datasources.resilience import BreakerState, Policy, Resilience
 from engines.gremlin_server import GremlinServer, GremlinServerStartError
 from engines.ports import free_port
@@ -129,6 +130,8 @@ class FakeClock:
 
 @pytest.fixture(scope="session")
 def gremlin() -> Iterator[GremlinServer]:
+    """A server of this module's own (not conftest's `gremlin_server`): the graph below is
+    dropped and hand-built, and its counts would not survive the demo graph beside it."""
     server = GremlinServer()
     server.start()
     print(f"\nGremlin Server ready in {server.startup_seconds:.2f}s at {server.url}")

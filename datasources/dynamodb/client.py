@@ -179,6 +179,34 @@ class DynamoClient:
         items = [from_wire(raw) for raw in response.get("Items", [])]
         return items, response.get("LastEvaluatedKey")
 
+    async def scan(
+        self,
+        table: str,
+        *,
+        filter: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
+        limit: int,
+        start_key: Mapping[str, Any] | None = None,
+    ) -> tuple[list[Item], dict[str, Any] | None]:
+        """One Scan page (whole-table reads: rebuilding a projection, never a request).
+
+        `limit` caps the items *evaluated*, before the filter: a page may hold fewer items, or
+        none, and still not be the last one; the raw LastEvaluatedKey says.
+        """
+        kwargs: dict[str, Any] = {"TableName": table, "Limit": limit}
+        if filter:
+            kwargs["FilterExpression"] = filter
+        if values:
+            kwargs["ExpressionAttributeValues"] = to_wire(values)
+        if names:
+            kwargs["ExpressionAttributeNames"] = dict(names)
+        if start_key:
+            kwargs["ExclusiveStartKey"] = dict(start_key)
+        response = await self._call("scan", **kwargs)
+        items = [from_wire(raw) for raw in response.get("Items", [])]
+        return items, response.get("LastEvaluatedKey")
+
     async def put(
         self,
         table: str,

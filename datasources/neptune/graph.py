@@ -25,6 +25,8 @@ from typing import Any, TypeAlias
 
 from gremlin_python.process.traversal import Direction, Merge, T
 
+from datasources.recommendations import PurchaseLine
+
 Traversal: TypeAlias = Any  # a gremlinpython GraphTraversal / GraphTraversalSource
 
 CUSTOMER = "customer"
@@ -41,12 +43,6 @@ STOCKED_AT = "stocked_at"
 
 # Neptune's guidance for batched upserts is tens to a few hundred per request.
 UPSERT_BATCH = 100
-
-
-@dataclass(frozen=True, slots=True)
-class PurchaseLine:
-    product_id: str
-    quantity: int
 
 
 def purchased_edge_id(order_id: str, product_id: str) -> str:
@@ -172,6 +168,13 @@ class Upserts:
             t = step(t)
         return t.none()
 
+    def merge(self, other: Upserts) -> Upserts:
+        """Add `other`'s writes to this set (a vertex named in both keeps one label)."""
+        for vertex_id, label in other._vertices.items():
+            self.vertex(label, vertex_id)
+        self._edges.update(other._edges)
+        return self
+
     def _link(self, label: str, out_id: str, in_id: str) -> None:
         edge_id = link_edge_id(label, out_id, in_id)
         self._edges[edge_id] = _Edge(edge_id, label, out_id, in_id)
@@ -181,8 +184,7 @@ def batches(upserts: Iterable[Upserts], size: int = UPSERT_BATCH) -> Iterable[Up
     """Merge small upsert sets into batches of about `size` writes each."""
     batch = Upserts()
     for item in upserts:
-        batch._vertices.update(item._vertices)
-        batch._edges.update(item._edges)
+        batch.merge(item)
         if len(batch) >= size:
             yield batch
             batch = Upserts()

@@ -1,4 +1,5 @@
-"""Recommendations: the contract, and its Neptune implementation (one traversal per batch).
+"""Recommendations on Neptune: `RecommendationSource` (datasources/recommendations.py), one
+traversal per batch.
 
 Every read is batch-first, the shape of a DataLoader's `load_fn`: N products (or customers)
 in, N ranked lists out, in the same order, from ONE traversal keyed by id
@@ -25,9 +26,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import Column, Order, P, Scope, T
@@ -42,49 +42,15 @@ from datasources.neptune.graph import (
     PRODUCT,
     PURCHASED,
     VIEWED,
-    PurchaseLine,
     Traversal,
     Upserts,
 )
+from datasources.recommendations import PurchaseLine, RankedProduct
 
 MAX_LIMIT = 100
 # Bestsellers kept per channel: enough to fill a full list after removing what was bought.
 BESTSELLERS_KEPT = 2 * MAX_LIMIT
 _OVERALL = "*"
-
-
-@dataclass(frozen=True, slots=True)
-class RankedProduct:
-    product_id: str
-    score: int
-
-
-class RecommendationSource(Protocol):
-    async def also_bought(
-        self, product_ids: Sequence[str], limit: int
-    ) -> Sequence[Sequence[RankedProduct]]: ...
-
-    async def similar(
-        self, product_ids: Sequence[str], limit: int
-    ) -> Sequence[Sequence[RankedProduct]]: ...
-
-    async def for_customer(
-        self, customer_ids: Sequence[str], limit: int, *, channel: str | None = None
-    ) -> Sequence[Sequence[RankedProduct]]: ...
-
-    async def for_cart(self, product_ids: Sequence[str], limit: int) -> Sequence[RankedProduct]: ...
-
-    async def add_purchase(
-        self,
-        order_id: str,
-        customer_id: str,
-        lines: Sequence[PurchaseLine],
-        ts: datetime,
-        *,
-        channel: str | None = None,
-    ) -> None: ...
-
-    async def add_view(self, customer_id: str, product_id: str, ts: datetime) -> None: ...
 
 
 # gremlinpython traversals are mutable builders: every function below returns a fresh one, and

@@ -14,9 +14,10 @@ from datasources.cart import CartLineRecord, CartRecord, CartStatus
 from datasources.pricing import ProductPricesRecord
 from resolvers import cart as carts
 from resolvers import catalog
+from resolvers import recommendations as recs
 from resolvers.catalog import ProductView
 from schema.access import PUBLIC
-from schema.catalog.types import Variant, needs_of_variant
+from schema.catalog.types import Product, Variant, needs_of_variant, products_for
 from schema.channel import Channel
 from schema.customer.types import Customer
 from schema.info import Info
@@ -132,3 +133,14 @@ class Cart:
             return None
         record = await info.context.loaders.customer_by_id.load(self.record.customer_id)
         return Customer.of(record) if record else None
+
+    @strawberry.field(
+        description="Complements of what is in the cart, best first (limit 1-20); empty for "
+        "an empty cart. Null, with errorType Neptune:<Reason>, when the recommendation graph "
+        "cannot answer."
+    )
+    async def recommendations(
+        self, info: Info, limit: int | None = recs.DEFAULT_LIMIT
+    ) -> list[Product] | None:
+        records = await recs.for_cart(info.context, self.record, limit=limit)
+        return await products_for(info, records)

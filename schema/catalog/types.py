@@ -2,6 +2,8 @@
 
 Fields of list elements are synchronous: whoever builds a `Product` first fetches, in one batch
 for the whole page (`resolvers.catalog.hydrate`), exactly what the query selects below it.
+The one exception is `recommendations`, from another source (the graph): it is async per
+product, and its loader still sends one traversal for the whole page.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import strawberry
 
 from datasources.catalog import BrandRecord, CategoryRecord, ProductRecord, VariantRecord
 from resolvers import catalog, inventory
+from resolvers import recommendations as recs
 from resolvers.catalog import Needs, ProductView
 from schema.access import PUBLIC
 from schema.channel import Channel
@@ -22,6 +25,7 @@ from schema.lookahead import selected_paths, under
 from schema.money import Money, MoneyRange
 from schema.pagination import Connection
 from schema.pricing.types import VariantPrice
+from schema.recommendations.types import RecommendationKind
 from schema.scalars import AWSJSON, AWSURL, AWSDateTime
 
 
@@ -173,6 +177,20 @@ class Product:
             return None
         found.sort(key=lambda m: m.amount)
         return MoneyRange(min=Money.of(found[0]), max=Money.of(found[-1]))
+
+    @strawberry.field(
+        description="Products to show beside this one, best first (limit 1-20). Null, with "
+        "errorType Neptune:Timeout, Neptune:Unavailable or Neptune:CircuitOpen, when the "
+        "recommendation graph cannot answer; the rest of the product is unaffected."
+    )
+    async def recommendations(
+        self,
+        info: Info,
+        kind: RecommendationKind = RecommendationKind.ALSO_BOUGHT,
+        limit: int | None = recs.DEFAULT_LIMIT,
+    ) -> list[Product] | None:
+        records = await recs.for_product(info.context, self.view.record.id, kind=kind, limit=limit)
+        return await products_for(info, records)
 
 
 @strawberry.type(description="A node of the category tree.", directives=PUBLIC)

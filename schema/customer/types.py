@@ -8,7 +8,10 @@ import strawberry
 
 from datasources.customer import AddressRecord, CustomerRecord
 from resolvers import order as orders
+from resolvers import recommendations as recs
 from schema.access import SIGNED_IN
+from schema.catalog.types import Product, products_for
+from schema.channel import Channel
 from schema.info import Info
 from schema.pagination import Connection
 from schema.scalars import AWSDateTime, AWSEmail, AWSPhone
@@ -72,3 +75,15 @@ class Customer:
             info.context, str(self.id), limit=limit, next_token=next_token
         )
         return Connection.of(page, Order.of)
+
+    @strawberry.field(
+        description="Products for this customer, best first (limit 1-20): from what they "
+        "bought and recently viewed, never what they already bought, topped up with the "
+        "channel's bestsellers (all of them on a first visit). Null, with errorType "
+        "Neptune:<Reason>, when the recommendation graph cannot answer."
+    )
+    async def recommendations(
+        self, info: Info, limit: int | None = recs.DEFAULT_LIMIT, channel: Channel | None = None
+    ) -> list[Product] | None:
+        records = await recs.for_customer(info.context, str(self.id), limit=limit, channel=channel)
+        return await products_for(info, records)

@@ -1,0 +1,1 @@
+"""GraphQL shape of the recommendations domain."""
