@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -17,6 +15,7 @@ from typing import IO
 import httpx
 
 from tests.engines.ports import free_port
+from tests.engines.process import stop_process_group
 
 READY_TIMEOUT = 30.0
 
@@ -48,7 +47,7 @@ def running_server(kind: str, *extra: str) -> Iterator[Server]:
             _wait_ready(proc, base, log)
             yield Server(base, proc.pid)
         finally:
-            _stop(proc)
+            stop_process_group(proc)
             _echo_problems(kind, log)
 
 
@@ -65,17 +64,6 @@ def _wait_ready(proc: subprocess.Popen[bytes], base: str, log: IO[str]) -> None:
             time.sleep(0.1)
     log.seek(0)
     raise ServerError(f"server at {base} did not start:\n{log.read()}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _echo_problems(kind: str, log: IO[str]) -> None:

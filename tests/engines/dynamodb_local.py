@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -17,6 +16,7 @@ import boto3
 from botocore.config import Config
 
 from .ports import free_port
+from .process import stop_process_group
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -81,7 +81,7 @@ def start_dynamodb_local(lib_dir: Path | None = None, timeout: float = 30.0) -> 
             _wait_ready(proc, endpoint, timeout, log)
             yield endpoint
         finally:
-            _stop(proc)
+            stop_process_group(proc)
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], endpoint: str, timeout: float, log: IO[str]) -> None:
@@ -106,15 +106,3 @@ def _wait_ready(proc: subprocess.Popen[bytes], endpoint: str, timeout: float, lo
     raise DynamoDBLocalError(
         f"DynamoDB Local at {endpoint} {state}; last error: {last!r}\n--- log ---\n{log.read()}"
     )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    # SIGTERM first: the JVM's shutdown hooks delete the sqlite native it extracted to /tmp.
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue

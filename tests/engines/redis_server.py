@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -17,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 from .ports import free_port
+from .process import stop_process_group
 
 
 class RedisServerError(RuntimeError):
@@ -46,7 +46,7 @@ def start_redis_server(timeout: float = 10.0) -> Iterator[str]:
             _wait_for_pong(proc, port, timeout, log_path)
             yield f"redis://127.0.0.1:{port}/0"
         finally:
-            _stop(proc)
+            stop_process_group(proc, grace=5.0)
 
 
 def _wait_for_pong(proc: subprocess.Popen[bytes], port: int, timeout: float, log: str) -> None:
@@ -66,16 +66,5 @@ def _wait_for_pong(proc: subprocess.Popen[bytes], port: int, timeout: float, log
     text = ""
     with suppress(OSError), open(log) as handle:
         text = handle.read()
-    _stop(proc)
+    stop_process_group(proc, grace=5.0)
     raise RedisServerError(f"redis-server on port {port} {state}; last error: {last!r}\n{text}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
