@@ -61,6 +61,15 @@ from schema.sdl import export_sdl
 log = logging.getLogger("commerce_graph")
 
 
+def demo_data(settings: Settings) -> DemoData:
+    return generate_demo(
+        products=settings.seed_products,
+        customers=settings.seed_customers,
+        orders=settings.seed_orders,
+        seed=settings.seed_random_seed,
+    )
+
+
 async def prepare_embedded(
     sources: Sources, settings: Settings, *, progress: bool, graph: bool = False
 ) -> None:
@@ -72,12 +81,7 @@ async def prepare_embedded(
     await create_tables(sources.dynamo)
     data = None
     if not await is_seeded(sources.dynamo):
-        data = generate_demo(
-            products=settings.seed_products,
-            customers=settings.seed_customers,
-            orders=settings.seed_orders,
-            seed=settings.seed_random_seed,
-        )
+        data = demo_data(settings)
     try:
         async with asyncio.TaskGroup() as group:
             if data is not None:
@@ -262,12 +266,7 @@ async def _flush_cache(edge: EdgeSettings) -> int:
 async def _seed(settings: Settings) -> None:
     async with open_sources(settings) as sources:
         await create_tables(sources.dynamo)
-        data = generate_demo(
-            products=settings.seed_products,
-            customers=settings.seed_customers,
-            orders=settings.seed_orders,
-            seed=settings.seed_random_seed,
-        )
+        data = demo_data(settings)
         counts = await load_demo(sources.dynamo, data, progress=True)
         print(", ".join(f"{n} {kind}" for kind, n in counts.items()))
         if sources.neptune.enabled:

@@ -117,7 +117,8 @@ async def add_cart_lines(ctx: Context, *, cart_id: str, lines: Sequence[LineInpu
     if current is None:
         return CartResult(None, [_error(CartErrorCode.NOT_FOUND, "No such cart.", "cartId")])
     require(ctx.actor, current.customer_id, "addCartLines", "Mutation")
-    return await _mutate(ctx, cart_id, await _adding(ctx, current, lines), "addCartLines")
+    change = await _adding(ctx, current, lines)
+    return await _mutate(ctx, cart_id, change, "addCartLines", read=current)
 
 
 async def update_cart_line(
@@ -144,7 +145,7 @@ async def update_cart_line(
         ]
         return cart.with_lines(kept, now=now_iso())
 
-    return await _mutate(ctx, cart_id, change, "updateCartLine")
+    return await _mutate(ctx, cart_id, change, "updateCartLine", read=current)
 
 
 async def remove_cart_line(ctx: Context, *, cart_id: str, line_id: str) -> CartResult:
@@ -159,16 +160,24 @@ async def remove_cart_line(ctx: Context, *, cart_id: str, line_id: str) -> CartR
 Change = Callable[[CartRecord], CartRecord | list[UserErrorRecord]]
 
 
-async def _mutate(ctx: Context, cart_id: str, change: Change, field: str) -> CartResult:
+async def _mutate(
+    ctx: Context, cart_id: str, change: Change, field: str, *, read: CartRecord | None = None
+) -> CartResult:
     """Apply `change` to the latest cart and write it if nobody wrote in between; on a lost
-    race re-read and re-apply, with jittered backoff so concurrent writers spread out."""
+    race re-read and re-apply, with jittered backoff so concurrent writers spread out.
+
+    `read` is a consistent read the caller already made: the first attempt starts from it (a
+    stale one merely loses the version condition and is read again)."""
     async with ctx.sources.cart.exclusive(cart_id):
-        return await _read_modify_write(ctx, cart_id, change, field)
+        return await _read_modify_write(ctx, cart_id, change, field, read)
 
 
-async def _read_modify_write(ctx: Context, cart_id: str, change: Change, field: str) -> CartResult:
+async def _read_modify_write(
+    ctx: Context, cart_id: str, change: Change, field: str, read: CartRecord | None
+) -> CartResult:
     for attempt in range(ctx.settings.cart_write_max_attempts):
-        cart = await ctx.sources.cart.get_cart(cart_id)
+        cart = read if read is not None else await ctx.sources.cart.get_cart(cart_id)
+        read = None
         if cart is None:
             return CartResult(None, [_error(CartErrorCode.NOT_FOUND, "No such cart.", "cartId")])
         require(ctx.actor, cart.customer_id, field, "Mutation")

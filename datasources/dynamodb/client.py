@@ -165,19 +165,12 @@ class DynamoClient:
         kwargs: dict[str, Any] = {
             "TableName": table,
             "KeyConditionExpression": key_condition,
-            "ExpressionAttributeValues": to_wire(values),
             "Limit": limit,
             "ScanIndexForward": forward,
         }
         if index:
             kwargs["IndexName"] = index
-        if names:
-            kwargs["ExpressionAttributeNames"] = dict(names)
-        if start_key:
-            kwargs["ExclusiveStartKey"] = dict(start_key)
-        response = await self._call("query", **kwargs)
-        items = [from_wire(raw) for raw in response.get("Items", [])]
-        return items, response.get("LastEvaluatedKey")
+        return await self._page("query", kwargs, values, names, start_key)
 
     async def scan(
         self,
@@ -197,13 +190,24 @@ class DynamoClient:
         kwargs: dict[str, Any] = {"TableName": table, "Limit": limit}
         if filter:
             kwargs["FilterExpression"] = filter
+        return await self._page("scan", kwargs, values, names, start_key)
+
+    async def _page(
+        self,
+        operation: str,
+        kwargs: dict[str, Any],
+        values: Mapping[str, Any] | None,
+        names: Mapping[str, str] | None,
+        start_key: Mapping[str, Any] | None,
+    ) -> tuple[list[Item], dict[str, Any] | None]:
+        """One Query or Scan page: items decoded, and the raw LastEvaluatedKey."""
         if values:
             kwargs["ExpressionAttributeValues"] = to_wire(values)
         if names:
             kwargs["ExpressionAttributeNames"] = dict(names)
         if start_key:
             kwargs["ExclusiveStartKey"] = dict(start_key)
-        response = await self._call("scan", **kwargs)
+        response = await self._call(operation, **kwargs)
         items = [from_wire(raw) for raw in response.get("Items", [])]
         return items, response.get("LastEvaluatedKey")
 
