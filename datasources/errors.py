@@ -20,12 +20,22 @@ class SourceError(Exception):
     reason: str = "Error"
     retryable: bool = False
 
-    def __init__(self, source: str, message: str, *, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        source: str,
+        message: str,
+        *,
+        reason: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.source = source
         self.message = message
         if reason is not None:
             self.reason = reason
+        # Seconds the source asked us to wait (HTTP Retry-After on a 429 or 503); the retry
+        # loop waits at least this long before trying again.
+        self.retry_after = retry_after
 
     @property
     def error_type(self) -> str:

@@ -57,3 +57,24 @@ class InventorySource(Protocol):
     async def list_locations(
         self, *, limit: int, next_token: str | None
     ) -> Page[LocationRecord]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStockRecord:
+    """On-hand stock of one product's variants, live from the system of record (the ERP).
+
+    Keyed by SKU (the ERP's material number) and location id (its plant): the ERP knows
+    nothing of variant ids. Reservations are not in it; they live beside the order, in
+    DynamoDB, and the resolvers subtract them.
+    """
+
+    product_id: str
+    by_sku: Mapping[str, Mapping[str, int]]  # sku -> location id -> quantity on hand
+
+
+class LiveStockSource(Protocol):
+    async def live_stock_by_product(
+        self, product_ids: Sequence[str]
+    ) -> Sequence[LiveStockRecord | None]:
+        """One request for the whole batch (`$filter=Product in (...)`); None: not in the ERP."""
+        ...

@@ -30,3 +30,20 @@ class PricingSource(Protocol):
     async def prices_by_product(
         self, product_ids: Sequence[str]
     ) -> Sequence[ProductPricesRecord | None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ContractPriceRecord:
+    """A customer's negotiated price for one SKU (an ERP price condition), valid today."""
+
+    sku: str
+    price: MoneyRecord
+    condition_id: str  # the ERP's condition record, for support and audit
+
+
+class ContractPriceSource(Protocol):
+    async def contract_prices(
+        self, customer_id: str, product_ids: Sequence[str]
+    ) -> Sequence[Mapping[str, ContractPriceRecord]]:
+        """Per product, the customer's contract prices by SKU (empty: none), in one request."""
+        ...

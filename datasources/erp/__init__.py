@@ -1,0 +1,1 @@
+"""Systems of record behind adapters: the ERP over OData v4, loyalty on PostgreSQL."""

@@ -1,0 +1,1 @@
+"""SaaS connectors: payments and tax (Stripe, or the built-in sandbox)."""
