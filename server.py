@@ -37,8 +37,9 @@ from appsync.limits import (
     TokenBuckets,
     rate_limit_key,
 )
+from appsync.metrics import metrics_endpoint
 from appsync.settings import EdgeSettings
-from datasources.build import OPTIONAL, Sources, open_sources
+from datasources.build import OPTIONAL, ConnectorSettings, Sources, open_sources
 from datasources.demo.generate import DemoData, generate_demo
 from datasources.demo.graph import load_demo_graph
 from datasources.demo.load import is_seeded, load_demo
@@ -71,7 +72,12 @@ def demo_data(settings: Settings) -> DemoData:
 
 
 async def prepare_embedded(
-    sources: Sources, settings: Settings, *, progress: bool, graph: bool = False
+    sources: Sources,
+    settings: Settings,
+    *,
+    progress: bool,
+    graph: bool = False,
+    data: DemoData | None = None,
 ) -> None:
     """Tables and demo data for the embedded default (moto starts empty every time), and the
     recommendation graph when `graph` (a local Gremlin Server starts empty every time too).
@@ -79,8 +85,9 @@ async def prepare_embedded(
     The graph is built from the demo set in memory, so both loads run side by side.
     """
     await create_tables(sources.dynamo)
-    data = None
-    if not await is_seeded(sources.dynamo):
+    if await is_seeded(sources.dynamo):
+        data = None
+    elif data is None:
         data = demo_data(settings)
     try:
         async with asyncio.TaskGroup() as group:
@@ -129,6 +136,7 @@ def create_app(
     auth_settings: AuthSettings | None = None,
     edge_settings: EdgeSettings | None = None,
     neptune_settings: NeptuneSettings | None = None,
+    connector_settings: ConnectorSettings | None = None,
     progress: bool = False,
 ) -> Starlette:
     settings = settings or Settings()
@@ -161,19 +169,27 @@ def create_app(
         async with AsyncExitStack() as stack:
             if redis is not None:
                 stack.push_async_callback(redis.aclose)
-            neptune = neptune_settings or NeptuneSettings()
+            connectors = connector_settings or ConnectorSettings()
+            neptune = neptune_settings or connectors.neptune
             local_graph = False
             if settings.embedded and neptune.endpoint is None:
                 url = await start_local_graph(stack)
                 if url is not None:
                     neptune, local_graph = neptune.model_copy(update={"endpoint": url}), True
-            sources = await stack.enter_async_context(open_sources(settings, neptune))
+            # The embedded ERP and loyalty serve the same demo set DynamoDB is seeded with.
+            data = await asyncio.to_thread(demo_data, settings) if settings.embedded else None
+            sources = await stack.enter_async_context(
+                open_sources(settings, neptune, connectors=connectors, demo=data)
+            )
             if settings.embedded:
-                await prepare_embedded(sources, settings, progress=progress, graph=local_graph)
+                await prepare_embedded(
+                    sources, settings, progress=progress, graph=local_graph, data=data
+                )
             if dev_key is not None:
                 await create_api_key(sources.dynamo, description="make run", key=dev_key)
                 print(f"commerce-graph: dev API key (x-api-key): {dev_key}")
             app.state.sources = sources
+            app_state["sources"] = sources
             app.state.authenticator = await stack.enter_async_context(
                 open_authenticator(auth_settings, dynamo=sources.dynamo)
             )
@@ -204,6 +220,12 @@ def create_app(
             status_code=200 if ready else 503,
         )
 
+    # Read at every scrape from the sources the lifespan opened (none before start-up).
+    app_state: dict[str, Sources] = {}
+    metrics = metrics_endpoint(
+        lambda: [g.metrics for g in app_state["sources"].guards] if app_state else []
+    )
+
     async def home(_: Request) -> Response:
         return RedirectResponse("/graphql")
 
@@ -220,6 +242,7 @@ def create_app(
             Route("/graphql", endpoint),  # the endpoint answers every method itself
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -10,9 +10,9 @@ not decided by it (`OPTIONAL`): a product page without recommendations is still 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
@@ -20,6 +20,7 @@ from aiobotocore.session import get_session
 from datasources.cart import CartSource
 from datasources.catalog import CatalogSource
 from datasources.customer import CustomerSource
+from datasources.demo.generate import DemoData
 from datasources.dynamodb.cart import DynamoCartSource
 from datasources.dynamodb.catalog import DynamoCatalogSource
 from datasources.dynamodb.client import SOURCE as DYNAMODB
@@ -29,19 +30,41 @@ from datasources.dynamodb.inventory import DynamoInventorySource
 from datasources.dynamodb.order import DynamoOrderSource
 from datasources.dynamodb.pricing import DynamoPricingSource
 from datasources.embedded import embedded_aws
-from datasources.inventory import InventorySource
+from datasources.erp.build import open_erp
+from datasources.erp.loyalty_build import open_loyalty
+from datasources.erp.loyalty_settings import LoyaltySettings
+from datasources.erp.settings import ErpSettings
+from datasources.inventory import InventorySource, LiveStockSource
+from datasources.loyalty import LoyaltySource
 from datasources.neptune.client import SOURCE as NEPTUNE
 from datasources.neptune.client import NeptuneClient, open_neptune
 from datasources.neptune.recommendations import NeptuneRecommendationSource
 from datasources.neptune.settings import NeptuneSettings
 from datasources.order import OrderSource
 from datasources.pagination import TokenCodec
-from datasources.pricing import PricingSource
+from datasources.payments import PaymentsSource
+from datasources.pricing import ContractPriceSource, PricingSource
 from datasources.recommendations import RecommendationSource
+from datasources.resilience import Resilience
+from datasources.saas.build import open_payments, open_tax
+from datasources.saas.settings import PaymentsSettings, TaxSettings
 from datasources.settings import Settings
+from datasources.tax import CachedTaxSource
 
 # Sources whose outage degrades some fields but leaves the service ready to serve.
 OPTIONAL = frozenset({NEPTUNE})
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorSettings:
+    """The settings of every source beyond DynamoDB, each from its own environment prefix
+    (CG_NEPTUNE_, CG_PAYMENTS_, CG_TAX_, CG_ERP_, CG_LOYALTY_) unless given."""
+
+    neptune: NeptuneSettings = field(default_factory=NeptuneSettings)
+    payments: PaymentsSettings = field(default_factory=PaymentsSettings)
+    tax: TaxSettings = field(default_factory=TaxSettings)
+    erp: ErpSettings = field(default_factory=ErpSettings)
+    loyalty: LoyaltySettings = field(default_factory=LoyaltySettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +76,17 @@ class Sources:
     cart: CartSource
     order: OrderSource
     recommendations: RecommendationSource
+    payments: PaymentsSource
+    tax: CachedTaxSource
+    loyalty: LoyaltySource
     dynamo: DynamoClient
     neptune: NeptuneClient
+    # The ERP: live stock and contract prices. None: not configured, DynamoDB's stock and list
+    # prices are the whole story.
+    live_stock: LiveStockSource | None = None
+    contract_prices: ContractPriceSource | None = None
+    # Every source's guard, for /metrics.
+    guards: Sequence[Resilience] = ()
 
     async def readiness(self) -> dict[str, bool]:
         """Ask each backend a cheap question; a source that cannot answer is not ready.
@@ -81,7 +113,7 @@ async def open_dynamo(settings: Settings, stack: AsyncExitStack) -> AsyncIterato
         max_pool_connections=settings.dynamodb_max_pool_connections,
         connect_timeout=settings.dynamodb_timeout_seconds,
         read_timeout=settings.dynamodb_timeout_seconds,
-        retries={"mode": "standard", "max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": 3},
     )
     session = get_session()
     async with session.create_client(
@@ -92,14 +124,37 @@ async def open_dynamo(settings: Settings, stack: AsyncExitStack) -> AsyncIterato
 
 @asynccontextmanager
 async def open_sources(
-    settings: Settings, neptune: NeptuneSettings | None = None
+    settings: Settings,
+    neptune: NeptuneSettings | None = None,
+    *,
+    connectors: ConnectorSettings | None = None,
+    demo: DemoData | None = None,
 ) -> AsyncIterator[Sources]:
-    """Every source, opened once; `neptune` defaults to `NeptuneSettings()` (environment)."""
-    neptune = neptune or NeptuneSettings()
+    """Every source, opened once. `neptune` overrides `connectors.neptune`; `demo` feeds the
+    embedded ERP and enrolls the demo customers in loyalty when `settings.embedded`."""
+    connectors = connectors or ConnectorSettings()
+    neptune = neptune or connectors.neptune
+    embedded_demo = demo if settings.embedded else None
     async with AsyncExitStack() as stack:
         dynamo = await stack.enter_async_context(open_dynamo(settings, stack))
         graph = await stack.enter_async_context(open_neptune(neptune))
+        payments = await stack.enter_async_context(open_payments(connectors.payments))
+        tax = await stack.enter_async_context(open_tax(connectors.tax))
+        erp_settings = connectors.erp
+        if settings.embedded and not erp_settings.embedded:
+            erp_settings = erp_settings.model_copy(update={"embedded": True})
+        erp = await stack.enter_async_context(open_erp(erp_settings, demo=embedded_demo))
+        loyalty = await stack.enter_async_context(
+            open_loyalty(
+                connectors.loyalty,
+                embedded=settings.embedded,
+                demo_customers=[c.id for c in embedded_demo.customers] if embedded_demo else (),
+            )
+        )
         tokens = TokenCodec(settings.token_secret.get_secret_value().encode(), source=DYNAMODB)
+        guards = [dynamo.resilience, graph.resilience, _guard(payments), _guard(tax)]
+        guards += [erp.resilience] if erp.resilience is not None else []
+        guards.append(_guard(loyalty))
         yield Sources(
             catalog=DynamoCatalogSource(dynamo, tokens),
             pricing=DynamoPricingSource(dynamo),
@@ -112,6 +167,20 @@ async def open_sources(
                 recent_views=neptune.recent_views,
                 bestsellers_ttl_seconds=neptune.bestsellers_ttl_seconds,
             ),
+            payments=payments,
+            tax=CachedTaxSource(tax, ttl_seconds=settings.tax_cache_seconds),
+            loyalty=loyalty,
             dynamo=dynamo,
             neptune=graph,
+            live_stock=erp.stock if erp.stock_url else None,
+            contract_prices=erp.prices if erp.pricing_url else None,
+            guards=tuple(guards),
         )
+
+
+def _guard(source: object) -> Resilience:
+    """The source's own guard: every connector exposes the `Resilience` it calls through."""
+    guard = getattr(source, "resilience", None)
+    if not isinstance(guard, Resilience):
+        raise TypeError(f"{type(source).__name__} has no resilience guard")
+    return guard

@@ -36,6 +36,16 @@ class OrderLineRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderPaymentRecord:
+    """The payment that settles an order, as the provider reported it at checkout."""
+
+    id: str
+    provider: str
+    status: str  # datasources.payments.PaymentStatus
+    amount: MoneyRecord
+
+
+@dataclass(frozen=True, slots=True)
 class OrderRecord:
     id: str
     number: str
@@ -48,6 +58,15 @@ class OrderRecord:
     total: MoneyRecord
     placed_at: str
     customer_id: str | None = None
+    # Loyalty points spent on the order and what they took off the gross total.
+    points_redeemed: int = 0
+    discount: MoneyRecord | None = None
+    payment: OrderPaymentRecord | None = None
+
+    @property
+    def amount_due(self) -> MoneyRecord:
+        """The gross total less the loyalty discount: what the payment covers."""
+        return self.total if self.discount is None else self.total + self.discount.negated()
 
 
 @dataclass(frozen=True, slots=True)

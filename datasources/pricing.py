@@ -13,6 +13,7 @@ from datasources.records import Channel, MoneyRecord
 class PriceRecord:
     price: MoneyRecord
     compare_at: MoneyRecord | None = None
+    contract: bool = False  # the customer's negotiated price, not the list price
 
 
 @dataclass(frozen=True, slots=True)

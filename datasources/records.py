@@ -27,6 +27,9 @@ class MoneyRecord:
             raise ValueError(f"cannot add {other.currency_code} to {self.currency_code}")
         return MoneyRecord(self.amount + other.amount, self.currency_code)
 
+    def negated(self) -> MoneyRecord:
+        return MoneyRecord(-self.amount, self.currency_code)
+
     def times(self, quantity: int) -> MoneyRecord:
         return MoneyRecord(self.amount * quantity, self.currency_code)
 

@@ -19,9 +19,18 @@ Outcomes of calls admitted before the breaker opened do not move it.
 
 Retry: exponential backoff with full jitter (`uniform(0, min(cap, base * 2**n))`, AWS
 Architecture Blog, "Exponential Backoff And Jitter"), idempotent calls only, never after
-CircuitOpen or Rejected, after a timeout only if `retry_timeouts`. A retry budget (a token
-bucket: each call deposits `retry_budget_ratio` tokens up to `retry_budget_burst`, each retry
-spends one) stops retries from multiplying load while a source struggles.
+CircuitOpen or Rejected, after a timeout only if `retry_timeouts`. When the source said how
+long to wait (`SourceError.retry_after`, from HTTP Retry-After on a 429 or 503) the wait is
+max(jittered backoff, retry_after); a wait beyond `max_retry_after_seconds` is not taken at
+all and the error is raised: a user's request must not sleep for a minute on its behalf. A
+retry budget (a token bucket: each call deposits `retry_budget_ratio` tokens up to
+`retry_budget_burst`, each retry spends one) stops retries from multiplying load while a
+source struggles.
+
+Metrics: `SourceMetrics` is plain counters plus a latency histogram on the fixed
+`LATENCY_BUCKETS` (1 ms to 10 s), read by `appsync/metrics.py` for /metrics. Plain fields
+rather than prometheus_client objects so this layer stays free of an exposition format and
+several apps in one process (tests) never share a global registry.
 
 Why hand-rolled rather than a library: the breakers on PyPI that speak asyncio read wall-clock
 time inside their state classes (aiobreaker's `datetime.utcnow()`, purgatory's
@@ -36,7 +45,9 @@ tests/test_resilience.py without real waiting.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import enum
+import math
 import random
 import time
 from collections import Counter
@@ -53,6 +64,12 @@ from datasources.errors import (
 )
 
 T = TypeVar("T")
+
+# Upper bounds (seconds) of the latency histogram: 1 ms (a fast DynamoDB read) to 10 s (a
+# bulk write); anything slower lands in +Inf. Fixed, so every source's series line up.
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -72,6 +89,8 @@ class Policy:
     retry_timeouts: bool = False
     retry_budget_ratio: float = 0.2
     retry_budget_burst: int = 10
+    # The longest Retry-After we wait out; a source asking for more gets no retry.
+    max_retry_after_seconds: float = 2.0
 
     def __post_init__(self) -> None:
         if self.timeout_seconds <= 0 or self.reset_seconds < 0:
@@ -82,6 +101,8 @@ class Policy:
             raise ValueError("backoff times must be >= 0")
         if self.retry_budget_ratio < 0 or self.retry_budget_burst < 0:
             raise ValueError("the retry budget must be >= 0")
+        if self.max_retry_after_seconds < 0:
+            raise ValueError("max_retry_after_seconds must be >= 0")
 
 
 class BreakerState(enum.StrEnum):
@@ -106,10 +127,30 @@ class SourceMetrics:
     in_flight: int = 0
     latency_seconds_sum: float = 0.0
     latency_count: int = 0
+    # Attempts per bucket of LATENCY_BUCKETS, not cumulative; the last slot is +Inf.
+    latency_bucket_counts: list[int] = field(
+        default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1)
+    )
     breaker_state: BreakerState = BreakerState.CLOSED
     breaker_opened: int = 0
     breaker_half_opened: int = 0
     breaker_closed: int = 0
+
+    def observe_latency(self, seconds: float) -> None:
+        self.latency_seconds_sum += seconds
+        self.latency_count += 1
+        # bisect_left: a value equal to a bound belongs to that bucket (Prometheus `le`).
+        self.latency_bucket_counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+
+    def latency_buckets(self) -> list[tuple[float, int]]:
+        """Cumulative `(le, count)` pairs ending with `(inf, latency_count)`."""
+        bounds = (*LATENCY_BUCKETS, math.inf)
+        total = 0
+        cumulative = []
+        for bound, count in zip(bounds, self.latency_bucket_counts, strict=True):
+            total += count
+            cumulative.append((bound, total))
+        return cumulative
 
     def snapshot(self) -> dict[str, object]:
         return {
@@ -124,6 +165,7 @@ class SourceMetrics:
             "in_flight": self.in_flight,
             "latency_seconds_sum": self.latency_seconds_sum,
             "latency_count": self.latency_count,
+            "latency_buckets": self.latency_buckets(),
             "breaker_state": self.breaker_state.value,
             "breaker_opened": self.breaker_opened,
             "breaker_half_opened": self.breaker_half_opened,
@@ -295,9 +337,10 @@ class Resilience:
             except SourceError as exc:
                 if not self._may_retry(exc, idempotent=idempotent, retries=retries):
                     raise
+                asked = exc.retry_after or 0.0
             retries += 1
             self.metrics.retries += 1
-            await self._sleep(self.backoff(retries))
+            await self._sleep(max(self.backoff(retries), asked))
 
     def backoff(self, retry: int) -> float:
         """Full jitter: a uniform draw below the capped exponential (retry counts from 1)."""
@@ -312,6 +355,8 @@ class Resilience:
             return False
         if isinstance(exc, SourceTimeoutError) and not self.policy.retry_timeouts:
             return False
+        if exc.retry_after is not None and exc.retry_after > self.policy.max_retry_after_seconds:
+            return False  # checked before the budget: a refused wait spends no token
         if not self.budget.withdraw():
             self.metrics.retries_denied += 1
             return False
@@ -340,8 +385,7 @@ class Resilience:
                         result = await fn()
                     finally:
                         m.in_flight -= 1
-                        m.latency_seconds_sum += self._clock() - started
-                        m.latency_count += 1
+                        m.observe_latency(self._clock() - started)
         except TimeoutError as exc:
             m.failures[SourceTimeoutError.reason] += 1
             if started is None:

@@ -6,6 +6,8 @@ services here; the embedded default starts moto in process when `CG_EMBEDDED` is
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -41,6 +43,20 @@ class Settings(BaseSettings):
     token_secret: SecretStr = SecretStr("dev-only-change-me")
     cart_write_max_attempts: int = Field(default=250, ge=1)
     cart_ttl_days: int = Field(default=30, ge=1)
+
+    # --- checkout ---
+    tax_default_country: str = Field(
+        default="US",
+        min_length=2,
+        max_length=2,
+        description="Where a cart is taxed when neither it, its store nor its customer says.",
+    )
+    tax_cache_seconds: float = Field(
+        default=300.0, ge=0, description="How long a displayed cart's tax calculation is reused."
+    )
+    loyalty_point_value: Decimal = Field(
+        default=Decimal("0.01"), gt=0, description="What one loyalty point takes off an order."
+    )
 
     # --- demo data ---
     seed_products: int = Field(default=2000, ge=1)

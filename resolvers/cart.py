@@ -14,10 +14,12 @@ from datasources.cart import CartLineRecord, CartRecord, CartStatus
 from datasources.errors import ConditionFailedError
 from datasources.pricing import ProductPricesRecord
 from datasources.records import Channel, MoneyRecord
+from resolvers import tax
 from resolvers.access import ForbiddenError, require
 from resolvers.context import Context
 from resolvers.errors import CartErrorCode, NotFoundError, UserErrorRecord
 from resolvers.inventory import location_index
+from resolvers.pricing import prices_for
 
 MAX_QUANTITY = 999
 MAX_LINES = 100
@@ -288,16 +290,20 @@ def unit_price(
     return price.price if price else MoneyRecord.zero(cart.currency_code)
 
 
-def totals(cart: CartRecord, prices: Mapping[str, ProductPricesRecord | None]) -> CartTotals:
-    """Subtotal from current list prices. Tax is zero until a tax connector computes it."""
-    subtotal = MoneyRecord.zero(cart.currency_code)
-    for line in cart.lines:
-        subtotal += unit_price(cart, line, prices).times(line.quantity)
-    tax = MoneyRecord.zero(cart.currency_code)
-    return CartTotals(subtotal=subtotal, tax=tax, total=subtotal + tax)
+async def totals(
+    ctx: Context, cart: CartRecord, prices: Mapping[str, ProductPricesRecord | None]
+) -> CartTotals:
+    """Subtotal at current prices, and the tax on it; raises the Tax source's error."""
+    lines = [
+        (ln.id, unit_price(cart, ln, prices).times(ln.quantity), ln.quantity) for ln in cart.lines
+    ]
+    taxed = await tax.calculate(ctx, cart, lines)
+    return CartTotals(subtotal=taxed.net, tax=taxed.tax, total=taxed.gross)
 
 
 async def line_prices(ctx: Context, cart: CartRecord) -> dict[str, ProductPricesRecord | None]:
-    """Prices of every product in the cart, in one batch."""
+    """Prices of every product in the cart for its customer, in one batch (contract prices
+    from the ERP for a contract customer: raises the ERP's error when it cannot answer)."""
     ids = list(dict.fromkeys(ln.product_id for ln in cart.lines))
-    return dict(zip(ids, await ctx.loaders.prices_by_product.load_many(ids), strict=True))
+    found = await prices_for(ctx, ids, customer_id=cart.customer_id)
+    return dict(zip(ids, found, strict=True))

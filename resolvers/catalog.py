@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from datasources.catalog import BrandRecord, CategoryRecord, ProductFilter, ProductRecord
+from datasources.errors import SourceError
 from datasources.inventory import ProductStockRecord
 from datasources.pricing import ProductPricesRecord
 from datasources.records import Page
 from resolvers.context import Context
 from resolvers.errors import InvalidArgumentError, NotFoundError
-from resolvers.inventory import LocationIndex, location_index
+from resolvers.inventory import LocationIndex, location_index, stock_for
 from resolvers.paging import checked_limit
+from resolvers.pricing import prices_for
+
+T = TypeVar("T")
 
 
 async def product(ctx: Context, *, id: str | None, sku: str | None) -> ProductRecord:
@@ -102,10 +107,23 @@ class ProductView:
     brand: BrandRecord | None = None
     category: CategoryRecord | None = None
     locations: LocationIndex | None = None
+    # A source behind prices (the ERP's contract prices) or stock (the ERP's live stock) that
+    # failed for the whole page: the fields reading it raise it, so only they go null.
+    prices_error: SourceError | None = None
+    stock_error: SourceError | None = None
 
 
 async def _none(n: int) -> Sequence[None]:
     return [None] * n
+
+
+async def _guarded(
+    read: Awaitable[Sequence[T]], n: int
+) -> tuple[Sequence[T | None], SourceError | None]:
+    try:
+        return await read, None
+    except SourceError as exc:
+        return [None] * n, exc
 
 
 async def hydrate(
@@ -115,9 +133,12 @@ async def hydrate(
     ids = [r.id for r in records]
     n = len(records)
     loaders = ctx.loaders
-    prices, stock, brands, categories = await asyncio.gather(
-        loaders.prices_by_product.load_many(ids) if needs.prices else _none(n),
-        loaders.stock_by_product.load_many(ids) if needs.stock else _none(n),
+    customer_id = ctx.actor.customer_id
+    (prices, prices_error), (stock, stock_error), brands, categories = await asyncio.gather(
+        _guarded(prices_for(ctx, ids, customer_id=customer_id, products=records), n)
+        if needs.prices
+        else _guarded(_none(n), n),
+        _guarded(stock_for(ctx, records), n) if needs.stock else _guarded(_none(n), n),
         loaders.brand_by_id.load_many([r.brand_id for r in records]) if needs.brand else _none(n),
         loaders.category_by_id.load_many([r.category_id for r in records])
         if needs.category
@@ -125,6 +146,6 @@ async def hydrate(
     )
     locations = await location_index(ctx) if needs.locations else None
     return [
-        ProductView(r, p, s, b, c, locations)
+        ProductView(r, p, s, b, c, locations, prices_error, stock_error)
         for r, p, s, b, c in zip(records, prices, stock, brands, categories, strict=True)
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datasources.customer import CustomerRecord
+from datasources.loyalty import LoyaltyRecord
 from resolvers.access import require
 from resolvers.context import Context
 from resolvers.errors import NotFoundError
@@ -14,3 +15,8 @@ async def customer(ctx: Context, *, id: str) -> CustomerRecord:
     if record is None:
         raise NotFoundError(f"No customer has id '{id}'.")
     return record
+
+
+async def loyalty(ctx: Context, customer_id: str) -> LoyaltyRecord | None:
+    """The customer's loyalty account (None: not enrolled); raises the Loyalty source's error."""
+    return await ctx.loaders.loyalty_by_customer.load(customer_id)

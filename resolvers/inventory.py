@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from datasources.inventory import LocationRecord, ProductStockRecord, StockLevel
+from datasources.catalog import ProductRecord
+from datasources.inventory import LiveStockRecord, LocationRecord, ProductStockRecord, StockLevel
 from datasources.records import Channel, Page
 from resolvers.context import Context
 from resolvers.errors import NotFoundError
@@ -42,6 +43,40 @@ class LocationIndex:
 async def location_index(ctx: Context) -> LocationIndex:
     locations = await ctx.loaders.all_locations.load("all")
     return LocationIndex({loc.id: loc for loc in locations})
+
+
+async def stock_for(
+    ctx: Context, products: Sequence[ProductRecord]
+) -> list[ProductStockRecord | None]:
+    """Stock of `products` as the shopper sees it.
+
+    Without an ERP, DynamoDB's stock items say it all. With one, the ERP is the system of
+    record for what is on hand (live, one request per page) and DynamoDB keeps what checkouts
+    have reserved against it; available = on hand - reserved. Raises the ERP's SourceError.
+    Checkout still reserves against DynamoDB's copy, in its transaction (docs/erp.md).
+    """
+    ids = [p.id for p in products]
+    ledger = await ctx.loaders.stock_by_product.load_many(ids)
+    if ctx.sources.live_stock is None:
+        return list(ledger)
+    live = await ctx.loaders.live_stock_by_product.load_many(ids)
+    return [
+        _merged(p, held, on_hand) for p, held, on_hand in zip(products, ledger, live, strict=True)
+    ]
+
+
+def _merged(
+    product: ProductRecord, held: ProductStockRecord | None, on_hand: LiveStockRecord | None
+) -> ProductStockRecord:
+    by_variant: dict[str, dict[str, StockLevel]] = {}
+    for variant in product.variants:
+        quantities = on_hand.by_sku.get(variant.sku, {}) if on_hand else {}
+        reserved = held.levels(variant.id) if held else {}
+        by_variant[variant.id] = {
+            loc: StockLevel(quantity=qty, reserved=reserved[loc].reserved if loc in reserved else 0)
+            for loc, qty in quantities.items()
+        }
+    return ProductStockRecord(product.id, by_variant)
 
 
 def stock_levels(stock: ProductStockRecord | None, variant_id: str) -> Sequence[StockAtLocation]:

@@ -9,7 +9,7 @@ dispatch is one call. The recommendation loaders group their keys instead: one t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -18,9 +18,10 @@ from datasources.build import Sources
 from datasources.cart import CartRecord
 from datasources.catalog import BrandRecord, CategoryRecord, ProductRecord, SkuRecord
 from datasources.customer import CustomerRecord
-from datasources.inventory import LocationRecord, ProductStockRecord
+from datasources.inventory import LiveStockRecord, LocationRecord, ProductStockRecord
+from datasources.loyalty import LoyaltyRecord
 from datasources.order import OrderRecord
-from datasources.pricing import ProductPricesRecord
+from datasources.pricing import ContractPriceRecord, ProductPricesRecord
 from datasources.recommendations import RankedProduct, RecommendationKind
 from datasources.records import Channel
 
@@ -32,7 +33,11 @@ ProductRecommendationKey = tuple[RecommendationKind, int, str]
 CustomerRecommendationKey = tuple[int, Channel | None, str]
 Ranked = Sequence[RankedProduct]
 Rankings = Sequence[Ranked]  # one list per id asked
+# (customer id, product id): one ERP request per customer, whatever the number of products.
+ContractKey = tuple[str, str]
+Contract = Mapping[str, ContractPriceRecord]
 G = TypeVar("G", bound=Hashable)
+V = TypeVar("V")
 
 
 class Loaders:
@@ -60,6 +65,13 @@ class Loaders:
         self.stock_by_product: DataLoader[str, ProductStockRecord | None] = DataLoader(
             sources.inventory.stock_by_product, max_batch_size=BATCH
         )
+        # Live on-hand stock from the ERP (when one is configured): one request per page.
+        self.live_stock_by_product: DataLoader[str, LiveStockRecord | None] = DataLoader(
+            self._live_stock, max_batch_size=BATCH
+        )
+        self.contract_prices_by_product: DataLoader[ContractKey, Contract] = DataLoader(
+            self._contract_prices, max_batch_size=BATCH
+        )
         self.location_by_id: DataLoader[str, LocationRecord | None] = DataLoader(
             sources.inventory.locations_by_id, max_batch_size=BATCH
         )
@@ -69,6 +81,9 @@ class Loaders:
         )
         self.customer_by_id: DataLoader[str, CustomerRecord | None] = DataLoader(
             sources.customer.customers_by_id, max_batch_size=BATCH
+        )
+        self.loyalty_by_customer: DataLoader[str, LoyaltyRecord | None] = DataLoader(
+            sources.loyalty.accounts_by_customer, max_batch_size=BATCH
         )
         self.cart_by_id: DataLoader[str, CartRecord | None] = DataLoader(
             sources.cart.carts_by_id, max_batch_size=BATCH
@@ -89,6 +104,18 @@ class Loaders:
         for loc in page.items:
             self.location_by_id.prime(loc.id, loc)
         return [page.items for _ in keys]
+
+    async def _live_stock(self, ids: list[str]) -> Sequence[LiveStockRecord | None]:
+        live = self._sources.live_stock
+        if live is None:
+            return [None] * len(ids)
+        return await live.live_stock_by_product(ids)
+
+    async def _contract_prices(self, keys: list[ContractKey]) -> list[Contract | BaseException]:
+        contracts = self._sources.contract_prices
+        if contracts is None:
+            return [{} for _ in keys]
+        return await _grouped(keys, contracts.contract_prices)
 
     async def _recommendations_by_product(
         self, keys: list[ProductRecommendationKey]
@@ -115,8 +142,8 @@ class Loaders:
 
 
 async def _grouped(
-    keys: Sequence[tuple[G, str]], fetch: Callable[[G, list[str]], Awaitable[Rankings]]
-) -> list[Ranked | BaseException]:
+    keys: Sequence[tuple[G, str]], fetch: Callable[[G, list[str]], Awaitable[Sequence[V]]]
+) -> list[V | BaseException]:
     """Answer (group, id) keys with one batch-first `fetch` per group, run concurrently.
 
     A failed group answers its keys with its error (the loader raises it to each caller), so
@@ -128,7 +155,7 @@ async def _grouped(
     outcomes = await asyncio.gather(
         *(fetch(group, ids) for group, ids in groups.items()), return_exceptions=True
     )
-    found: dict[tuple[G, str], Ranked | BaseException] = {}
+    found: dict[tuple[G, str], V | BaseException] = {}
     for (group, ids), outcome in zip(groups.items(), outcomes, strict=True):
         for i, item_id in enumerate(ids):
             found[(group, item_id)] = outcome if isinstance(outcome, BaseException) else outcome[i]

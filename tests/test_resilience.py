@@ -1,4 +1,5 @@
-"""The shared resilience mechanism, with a fake clock: breaker, timeout, bulkhead, retry, metrics.
+"""The shared resilience mechanism, with a fake clock: breaker, timeout, bulkhead, retry, metrics;
+and how DynamoDB's client classifies its outcomes for it.
 
 Calls are counted at the callee, so "rejected without calling" is observed, not assumed.
 """
@@ -9,17 +10,28 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
+from datasources.dynamodb.client import (
+    DynamoClient,
+    TransactionCanceledError,
+    botocore_attempts,
+    botocore_deadline,
+    policy_for,
+)
 from datasources.errors import (
     CircuitOpenError,
+    ConditionFailedError,
     SourceError,
     SourceRejectedError,
     SourceTimeoutError,
     SourceUnavailableError,
 )
-from datasources.resilience import BreakerState, Policy, Resilience
+from datasources.resilience import LATENCY_BUCKETS, BreakerState, Policy, Resilience
 
 SOURCE = "Graph"
 
@@ -376,6 +388,54 @@ async def test_backoff_is_full_jitter_within_the_capped_exponential() -> None:
     assert sleeps.delays == pytest.approx([0.999 * c for c in caps])
 
 
+def sleeps_of(r: Resilience) -> list[float]:
+    sleeps = r._sleep
+    assert isinstance(sleeps, Sleeps)
+    return sleeps.delays
+
+
+async def test_retry_after_is_waited_out_when_longer_than_the_backoff() -> None:
+    # given a source that asks for 1.5 s, then answers; the jittered backoff would be 12.5 ms
+    r = resilience(retries=2, backoff_base_seconds=0.025, max_retry_after_seconds=2.0)
+    throttled = SourceUnavailableError(SOURCE, "429", reason="TooManyRequests", retry_after=1.5)
+    callee = Callee(throttled, "ok")
+    # when
+    assert await r.call(callee, idempotent=True) == "ok"
+    # then the wait was the source's, not ours
+    assert sleeps_of(r) == [1.5]
+    assert r.metrics.retries == 1
+
+
+async def test_backoff_wins_when_retry_after_is_shorter() -> None:
+    r = resilience(retries=1, backoff_base_seconds=1.0, backoff_max_seconds=1.0)
+    soon = SourceUnavailableError(SOURCE, "503", retry_after=0.1)
+    assert await r.call(Callee(soon, "ok"), idempotent=True) == "ok"
+    assert sleeps_of(r) == [0.5]  # rng 0.5 * 1 s
+
+
+async def test_retry_after_beyond_the_cap_is_not_waited_and_spends_no_budget() -> None:
+    # given a source that asks for a minute
+    r = resilience(retries=3, max_retry_after_seconds=2.0, retry_budget_burst=5)
+    later = SourceUnavailableError(SOURCE, "429", reason="TooManyRequests", retry_after=60.0)
+    callee = Callee(later, "ok")
+    # when / then the error is raised at once, as the source sent it
+    with pytest.raises(SourceUnavailableError) as info:
+        await r.call(callee, idempotent=True)
+    assert info.value is later
+    assert callee.calls == 1
+    assert sleeps_of(r) == []
+    assert r.metrics.retries == 0
+    assert r.budget.tokens == pytest.approx(5.0)
+
+
+async def test_retry_after_does_not_make_a_non_idempotent_call_retryable() -> None:
+    r = resilience(retries=3)
+    callee = Callee(SourceUnavailableError(SOURCE, "429", retry_after=0.1), "ok")
+    with pytest.raises(SourceUnavailableError):
+        await r.call(callee, idempotent=False)
+    assert callee.calls == 1
+
+
 async def test_retry_budget_limits_retries_across_calls() -> None:
     r = resilience(retries=3, retry_budget_burst=2, retry_budget_ratio=0.0, failure_threshold=100)
     callee = Callee(unavailable())
@@ -421,6 +481,7 @@ async def test_metrics_count_calls_outcomes_and_latency() -> None:
         "in_flight": 0,
         "latency_seconds_sum": pytest.approx(0.25 + 0.5 + 0.5 + 0.125),
         "latency_count": 4,
+        "latency_buckets": r.metrics.latency_buckets(),
         "breaker_state": "closed",
         "breaker_opened": 0,
         "breaker_half_opened": 0,
@@ -428,8 +489,106 @@ async def test_metrics_count_calls_outcomes_and_latency() -> None:
     }
 
 
+async def test_latency_histogram_counts_attempts_per_bucket() -> None:
+    # given attempts of 0.5 ms, exactly 10 ms, 40 ms, 3 s and 30 s
+    clock = FakeClock()
+    r = resilience(clock, timeout_seconds=100.0)
+    for takes in (0.0005, 0.01, 0.04, 3.0, 30.0):
+        await r.call(Callee("ok", clock=clock, takes=takes), idempotent=False)
+    # then the buckets are cumulative, a bound holds its own value, and +Inf holds all
+    buckets = dict(r.metrics.latency_buckets())
+    assert list(buckets) == [*LATENCY_BUCKETS, float("inf")]
+    assert buckets[0.001] == 1
+    assert buckets[0.005] == 1
+    assert buckets[0.01] == 2
+    assert buckets[0.05] == 3
+    assert buckets[2.5] == 3
+    assert buckets[5.0] == 4
+    assert buckets[10.0] == 4
+    assert buckets[float("inf")] == 5 == r.metrics.latency_count
+    assert r.metrics.latency_seconds_sum == pytest.approx(33.0505)
+
+
 def test_policy_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="timeout"):
         Policy(timeout_seconds=0)
     with pytest.raises(ValueError, match="failure_threshold"):
         Policy(failure_threshold=0)
+    with pytest.raises(ValueError, match="max_retry_after"):
+        Policy(max_retry_after_seconds=-1)
+
+
+# --- DynamoDB through the layer ----------------------------------------------------------------
+
+
+class FakeDynamo:
+    """Stands in for the aiobotocore client: every operation raises `error` (a ClientError)."""
+
+    def __init__(self, code: str, status: int = 400) -> None:
+        response: Any = {
+            "Error": {"Code": code, "Message": code},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+            "CancellationReasons": [{"Code": "None"}, {"Code": "ConditionalCheckFailed"}],
+        }
+        self.error = ClientError(response, "Operation")
+
+    async def put_item(self, **_: object) -> dict[str, object]:
+        raise self.error
+
+    async def transact_write_items(self, **_: object) -> dict[str, object]:
+        raise self.error
+
+
+def dynamo_over(fake: FakeDynamo, clock: FakeClock) -> DynamoClient:
+    guard = Resilience("DynamoDB", Policy(failure_threshold=2), clock)
+    return DynamoClient(fake, table_prefix="t-", resilience=guard)  # type: ignore[arg-type]
+
+
+async def test_dynamo_lost_conditions_are_answers_not_failures() -> None:
+    # given more lost conditions and cancelled transactions than the failure threshold
+    clock = FakeClock()
+    put = dynamo_over(FakeDynamo("ConditionalCheckFailedException"), clock)
+    transact = dynamo_over(FakeDynamo("TransactionCanceledException"), clock)
+    for _ in range(3):
+        with pytest.raises(ConditionFailedError):
+            await put.put("cart", {"pk": "c", "sk": "c"}, condition="attribute_not_exists(pk)")
+        with pytest.raises(TransactionCanceledError) as info:
+            await transact.transact_write([{"Put": {}}])
+        assert info.value.reasons == [None, "ConditionalCheckFailed"]
+    # then both breakers stay closed, and every call reached DynamoDB
+    assert put.resilience.breaker.state is BreakerState.CLOSED
+    assert transact.resilience.breaker.state is BreakerState.CLOSED
+    assert put.calls["put_item"] == 3
+    assert transact.calls["transact_write_items"] == 3
+    assert transact.resilience.metrics.failures == {"TransactionCanceledException": 3}
+
+
+async def test_dynamo_server_faults_open_the_breaker_and_stop_calls() -> None:
+    clock = FakeClock()
+    dynamo = dynamo_over(FakeDynamo("InternalServerError", status=500), clock)
+    for _ in range(2):
+        with pytest.raises(SourceUnavailableError):
+            await dynamo.put("cart", {"pk": "c", "sk": "c"})
+    with pytest.raises(CircuitOpenError) as info:
+        await dynamo.put("cart", {"pk": "c", "sk": "c"})
+    assert info.value.error_type == "DynamoDB:CircuitOpen"
+    assert dynamo.calls["put_item"] == 2  # the refused call never reached DynamoDB
+
+
+def test_dynamo_deadline_sits_above_botocores_own_retries() -> None:
+    # given the config `open_dynamo` builds: 3 s timeouts, 3 retries (4 attempts), 64 sockets
+    config = Config(
+        connect_timeout=3.0,
+        read_timeout=3.0,
+        max_pool_connections=64,
+        retries={"mode": "standard", "total_max_attempts": 4},
+    )
+    # then: 4 attempts of (3 + 3) s, plus throttle backoffs of at most 1 + 2 + 4 s
+    assert botocore_deadline(config) == 31.0
+    policy = policy_for(config)
+    assert policy.timeout_seconds > 31.0
+    assert (policy.retries, policy.max_concurrency) == (0, 64)
+    # botocore's own spellings: `max_attempts` counts retries; no retries config is legacy
+    assert botocore_attempts(Config(retries={"max_attempts": 2})) == 3
+    assert botocore_attempts(Config(retries={"mode": "standard"})) == 3
+    assert botocore_attempts(Config()) == 10

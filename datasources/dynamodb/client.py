@@ -2,6 +2,14 @@
 
 Every backend exception is mapped here to the tree in `datasources/errors.py`; callers never
 see botocore. Calls are counted per operation so tests can lock out N+1 queries.
+
+Every request runs under the "DynamoDB" `Resilience` (breaker, bulkhead, deadline, metrics),
+with the translation inside it so the breaker sees our errors: a lost condition or cancelled
+transaction is an answer (Rejected), throttling that outlived botocore's retries and server
+faults are failures. Retrying is left to botocore's standard mode, not to the policy
+(`retries=0`): it knows DynamoDB's throttling and transient error codes, spends its own token
+bucket (the retry quota) and backs throttles off on a 1 s base; a second retry loop above it
+would multiply attempts. See `policy_for` for how the deadline follows botocore's config.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -28,6 +37,7 @@ from datasources.errors import (
     SourceTimeoutError,
     SourceUnavailableError,
 )
+from datasources.resilience import Policy, Resilience
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -36,6 +46,13 @@ SOURCE = "DynamoDB"
 BATCH_GET_MAX_KEYS = 100
 BATCH_WRITE_MAX_ITEMS = 25
 _UNPROCESSED_MAX_ATTEMPTS = 8
+# botocore's standard mode: a throttle's backoff is uniform(0, min(20, 2**(n-1))) seconds.
+_BOTOCORE_MAX_BACKOFF = 20.0
+# botocore's legacy mode (no `retries` in the config) tries DynamoDB 10 times (_retry.json).
+_BOTOCORE_LEGACY_DYNAMODB_ATTEMPTS = 10
+_BOTOCORE_STANDARD_ATTEMPTS = 3
+_BOTOCORE_DEFAULT_TIMEOUT = 60.0
+_BOTOCORE_DEFAULT_POOL = 10
 
 Item = dict[str, Any]
 Key = Mapping[str, str]
@@ -72,6 +89,8 @@ def translate(exc: Exception) -> SourceError:
         message = exc.response.get("Error", {}).get("Message", str(exc))
         if code == "ConditionalCheckFailedException":
             return ConditionFailedError(SOURCE, message)
+        if code == "TransactionCanceledException":
+            return TransactionCanceledError(exc.response)
         if (
             code in _THROTTLING
             or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
@@ -85,13 +104,80 @@ def translate(exc: Exception) -> SourceError:
     return SourceUnavailableError(SOURCE, f"DynamoDB call failed: {type(exc).__name__}")
 
 
-class DynamoClient:
-    """Thin, typed façade over one aiobotocore client opened at start-up."""
+def _config(config: Config, name: str, default: Any) -> Any:
+    # botocore sets Config's options with setattr; its stubs do not declare them.
+    value = getattr(config, name, None)
+    return default if value is None else value
 
-    def __init__(self, client: DynamoDBClient, *, table_prefix: str) -> None:
+
+def botocore_attempts(config: Config) -> int:
+    """How many times botocore sends one request, first attempt included."""
+    retries: Mapping[str, Any] = _config(config, "retries", {})
+    # Client construction rewrites `max_attempts` (retries only) to `total_max_attempts`.
+    if "total_max_attempts" in retries:
+        return int(retries["total_max_attempts"])
+    if "max_attempts" in retries:
+        return int(retries["max_attempts"]) + 1
+    if retries.get("mode") in ("standard", "adaptive"):
+        return _BOTOCORE_STANDARD_ATTEMPTS
+    return _BOTOCORE_LEGACY_DYNAMODB_ATTEMPTS
+
+
+def botocore_deadline(config: Config) -> float:
+    """The longest one request can take inside botocore when its own timeouts fire.
+
+    Each attempt may spend `connect_timeout` opening a socket and `read_timeout` waiting on
+    it; between attempts botocore sleeps at most min(20, 2**(n-1)) s (standard mode's throttle
+    backoff, which also bounds legacy mode's 0.05 * 2**(n-1)).
+    """
+    attempts = botocore_attempts(config)
+    per_attempt = float(_config(config, "connect_timeout", _BOTOCORE_DEFAULT_TIMEOUT)) + float(
+        _config(config, "read_timeout", _BOTOCORE_DEFAULT_TIMEOUT)
+    )
+    backoff = sum(min(_BOTOCORE_MAX_BACKOFF, 2.0 ** (n - 1)) for n in range(1, attempts))
+    return attempts * per_attempt + backoff
+
+
+def policy_for(
+    config: Config, *, failure_threshold: int = 5, reset_seconds: float = 30.0
+) -> Policy:
+    """DynamoDB's policy, consistent with the botocore config of the client it guards.
+
+    The deadline sits above `botocore_deadline`, not below it. botocore's timeouts are the
+    ones meant to fire (per attempt, so its retries still get their turn); a shorter deadline
+    would cancel botocore between a throttle and its retry and turn every throttle into a
+    Timeout. The deadline is the backstop for what botocore's timeouts miss: aiohttp's
+    `sock_read` bounds each read, not a trickling response, and nothing in aiobotocore bounds
+    the wait for a pooled connection. The bulkhead equals `max_pool_connections`, so calls
+    queue on the bulkhead, under the deadline, rather than unbounded inside aiohttp.
+    To make DynamoDB fail faster, lower botocore's timeouts or attempts: this follows.
+    """
+    return Policy(
+        timeout_seconds=botocore_deadline(config) + 1.0,
+        failure_threshold=failure_threshold,
+        reset_seconds=reset_seconds,
+        max_concurrency=int(_config(config, "max_pool_connections", _BOTOCORE_DEFAULT_POOL)),
+        retries=0,
+    )
+
+
+class DynamoClient:
+    """Thin, typed façade over one aiobotocore client opened at start-up.
+
+    `resilience` defaults to one built from the client's own botocore config (`policy_for`).
+    """
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        *,
+        table_prefix: str,
+        resilience: Resilience | None = None,
+    ) -> None:
         self._client = client
         self._prefix = table_prefix
         self.calls: Counter[str] = Counter()
+        self.resilience = resilience or Resilience(SOURCE, policy_for(client.meta.config))
 
     @property
     def raw(self) -> DynamoDBClient:
@@ -100,14 +186,19 @@ class DynamoClient:
     def table(self, logical_name: str) -> str:
         return f"{self._prefix}{logical_name}"
 
-    async def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        self.calls[operation] += 1
+    async def _call(self, operation: str, *, idempotent: bool, **kwargs: Any) -> dict[str, Any]:
         method = getattr(self._client, operation)
-        try:
-            response: dict[str, Any] = await method(**kwargs)
-        except Exception as exc:
-            raise translate(exc) from exc
-        return response
+
+        async def attempt() -> dict[str, Any]:
+            # Counted once sent: a call the open breaker refused never reached DynamoDB.
+            self.calls[operation] += 1
+            try:
+                response: dict[str, Any] = await method(**kwargs)
+            except Exception as exc:
+                raise translate(exc) from exc
+            return response
+
+        return await self.resilience.call(attempt, idempotent=idempotent)
 
     async def batch_get(self, table: str, keys: Sequence[Key]) -> dict[tuple[str, str], Item]:
         """Fetch up to any number of keys, 100 per BatchGetItem; returns found items by key.
@@ -122,7 +213,7 @@ class DynamoClient:
             attempt = 0
             while pending:
                 response = await self._call(
-                    "batch_get_item", RequestItems={table: {"Keys": pending}}
+                    "batch_get_item", idempotent=True, RequestItems={table: {"Keys": pending}}
                 )
                 for raw in response.get("Responses", {}).get(table, []):
                     item = from_wire(raw)
@@ -144,7 +235,11 @@ class DynamoClient:
 
     async def get(self, table: str, key: Key, *, consistent: bool = False) -> Item | None:
         response = await self._call(
-            "get_item", TableName=table, Key=to_wire(key), ConsistentRead=consistent
+            "get_item",
+            idempotent=True,
+            TableName=table,
+            Key=to_wire(key),
+            ConsistentRead=consistent,
         )
         raw = response.get("Item")
         return from_wire(raw) if raw else None
@@ -207,7 +302,7 @@ class DynamoClient:
             kwargs["ExpressionAttributeNames"] = dict(names)
         if start_key:
             kwargs["ExclusiveStartKey"] = dict(start_key)
-        response = await self._call(operation, **kwargs)
+        response = await self._call(operation, idempotent=True, **kwargs)
         items = [from_wire(raw) for raw in response.get("Items", [])]
         return items, response.get("LastEvaluatedKey")
 
@@ -227,20 +322,13 @@ class DynamoClient:
             kwargs["ExpressionAttributeNames"] = dict(names)
         if values:
             kwargs["ExpressionAttributeValues"] = to_wire(values)
-        await self._call("put_item", **kwargs)
+        # A conditional put is not safely repeated: its own first write fails the condition.
+        await self._call("put_item", idempotent=condition is None, **kwargs)
 
     async def transact_write(self, items: Sequence[Mapping[str, Any]]) -> None:
         """TransactWriteItems with wire-format items; cancellation surfaces as ClientError
         in `TransactionCanceledError` so the caller can read the per-item reasons."""
-        self.calls["transact_write_items"] += 1
-        try:
-            await self._client.transact_write_items(TransactItems=list(items))  # type: ignore[arg-type]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                raise TransactionCanceledError(exc.response) from exc
-            raise translate(exc) from exc
-        except Exception as exc:
-            raise translate(exc) from exc
+        await self._call("transact_write_items", idempotent=False, TransactItems=list(items))
 
     async def batch_write(self, table: str, items: Sequence[Mapping[str, Any]]) -> None:
         """Put many items, 25 per BatchWriteItem, retrying unprocessed ones (seeding)."""
@@ -251,7 +339,9 @@ class DynamoClient:
             ]
             attempt = 0
             while pending:
-                response = await self._call("batch_write_item", RequestItems={table: pending})
+                response = await self._call(
+                    "batch_write_item", idempotent=True, RequestItems={table: pending}
+                )
                 pending = list(response.get("UnprocessedItems", {}).get(table, []))
                 if pending:
                     attempt += 1

@@ -27,6 +27,7 @@ from datasources.order import (
     CheckoutConflictError,
     IdempotencyRecord,
     OrderLineRecord,
+    OrderPaymentRecord,
     OrderRecord,
     OrderStatus,
     StockReservation,
@@ -74,6 +75,17 @@ def order_item(o: OrderRecord) -> Item:
         "placedAt": o.placed_at,
         "customerId": o.customer_id,
     }
+    if o.points_redeemed:
+        item["pointsRedeemed"] = o.points_redeemed
+    if o.discount is not None:
+        item["discount"] = _money(o.discount)
+    if o.payment is not None:
+        item["payment"] = {
+            "id": o.payment.id,
+            "provider": o.payment.provider,
+            "status": o.payment.status,
+            "amount": _money(o.payment.amount),
+        }
     if o.customer_id:
         item["gsi1pk"] = f"CUSTOMER#{o.customer_id}"
         item["gsi1sk"] = f"{o.placed_at}#{o.id}"
@@ -106,6 +118,18 @@ def order_from_item(item: Item) -> OrderRecord:
         total=_money_from(item["total"]),
         placed_at=item["placedAt"],
         customer_id=item.get("customerId"),
+        points_redeemed=int(item.get("pointsRedeemed", 0)),
+        discount=_money_from(item["discount"]) if "discount" in item else None,
+        payment=_payment_from(item["payment"]) if "payment" in item else None,
+    )
+
+
+def _payment_from(raw: dict[str, Any]) -> OrderPaymentRecord:
+    return OrderPaymentRecord(
+        id=raw["id"],
+        provider=raw["provider"],
+        status=raw["status"],
+        amount=_money_from(raw["amount"]),
     )
 
 

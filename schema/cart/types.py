@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import strawberry
 
 from datasources.cart import CartLineRecord, CartRecord, CartStatus
+from datasources.errors import SourceError
 from datasources.pricing import ProductPricesRecord
 from resolvers import cart as carts
 from resolvers import catalog
@@ -37,15 +38,19 @@ async def cart_for(info: Info, record: CartRecord, *, under_path: str | None = N
         paths = under(paths, under_path)
     ctx = info.context
     prices: Prices = {}
+    prices_error: SourceError | None = None
     if paths & {"lines.unitPrice", "lines.total", "totals"}:
-        prices = await carts.line_prices(ctx, record)
+        try:
+            prices = await carts.line_prices(ctx, record)
+        except SourceError as exc:  # only the price fields go null; the lines still show
+            prices_error = exc
     views: dict[str, ProductView] = {}
     if "lines.variant" in paths:
         ids = list(dict.fromkeys(ln.product_id for ln in record.lines))
         products = [p for p in await ctx.loaders.product_by_id.load_many(ids) if p]
         needs = needs_of_variant(under(paths, "lines.variant"))
         views = {v.record.id: v for v in await catalog.hydrate(ctx, products, needs)}
-    return Cart.of(record, prices, views)
+    return Cart.of(record, prices, views, prices_error)
 
 
 @strawberry.type(description="A quantity of one variant in a cart.", directives=PUBLIC)
@@ -56,6 +61,7 @@ class CartLine:
     cart: strawberry.Private[CartRecord]
     prices: strawberry.Private[Prices]
     view: strawberry.Private[ProductView | None]
+    prices_error: strawberry.Private[SourceError | None]
 
     @strawberry.field(description="Null if the variant is no longer in the catalog.")
     def variant(self) -> Variant | None:
@@ -64,12 +70,19 @@ class CartLine:
         found = next((v for v in self.view.record.variants if v.id == self.record.variant_id), None)
         return Variant.of(found, self.view) if found else None
 
-    @strawberry.field(description="Current list price on the cart's channel.")
-    def unit_price(self) -> Money:
+    @strawberry.field(
+        description="Current price on the cart's channel (the customer's contract price where "
+        "the ERP has one). Null, with the source's errorType, when it cannot be read."
+    )
+    def unit_price(self) -> Money | None:
+        if self.prices_error is not None:
+            raise self.prices_error
         return Money.of(carts.unit_price(self.cart, self.record, self.prices))
 
     @strawberry.field
-    def total(self) -> Money:
+    def total(self) -> Money | None:
+        if self.prices_error is not None:
+            raise self.prices_error
         unit = carts.unit_price(self.cart, self.record, self.prices)
         return Money.of(unit.times(self.record.quantity))
 
@@ -87,9 +100,16 @@ class Cart:
     record: strawberry.Private[CartRecord]
     prices: strawberry.Private[Prices]
     views: strawberry.Private[Mapping[str, ProductView]]
+    prices_error: strawberry.Private[SourceError | None]
 
     @classmethod
-    def of(cls, r: CartRecord, prices: Prices, views: Mapping[str, ProductView]) -> Cart:
+    def of(
+        cls,
+        r: CartRecord,
+        prices: Prices,
+        views: Mapping[str, ProductView],
+        prices_error: SourceError | None = None,
+    ) -> Cart:
         return cls(
             id=strawberry.ID(r.id),
             channel=r.channel,
@@ -102,6 +122,7 @@ class Cart:
             record=r,
             prices=prices,
             views=views,
+            prices_error=prices_error,
         )
 
     @strawberry.field
@@ -114,6 +135,7 @@ class Cart:
                 cart=self.record,
                 prices=self.prices,
                 view=self.views.get(ln.product_id),
+                prices_error=self.prices_error,
             )
             for ln in self.record.lines
         ]
@@ -122,9 +144,15 @@ class Cart:
     def total_quantity(self) -> int:
         return sum(ln.quantity for ln in self.record.lines)
 
-    @strawberry.field(description="Subtotal (net), tax and total (gross) at current prices.")
-    def totals(self) -> TaxedMoney | None:
-        t = carts.totals(self.record, self.prices)
+    @strawberry.field(
+        description="Subtotal (net), tax and total (gross) at current prices. Null, with "
+        "errorType Tax:<Reason> (or the price source's), when they cannot be computed; the "
+        "lines are unaffected."
+    )
+    async def totals(self, info: Info) -> TaxedMoney | None:
+        if self.prices_error is not None:
+            raise self.prices_error
+        t = await carts.totals(info.context, self.record, self.prices)
         return TaxedMoney.of(t.subtotal, t.tax)
 
     @strawberry.field

@@ -97,20 +97,37 @@ class Variant:
             view=view,
         )
 
-    @strawberry.field(description="The list price on a channel; null where not sold there.")
+    @strawberry.field(
+        description="The price on a channel: the list price, or the signed-in customer's "
+        "contract price from the ERP. Null where not sold there, or (with errorType "
+        "ERP:<Reason>) when a contract customer's prices cannot be read."
+    )
     def price(self, channel: Channel) -> VariantPrice | None:
+        if self.view.prices_error is not None:
+            raise self.view.prices_error
         prices = self.view.prices
         record = prices.price(self.record.id, channel) if prices else None
         return VariantPrice.of(channel, record) if record else None
 
-    @strawberry.field(description="Stock at every location.")
-    def stock(self) -> list[Stock]:
+    @strawberry.field(
+        description="Stock at every location: on hand live from the ERP when one is "
+        "connected, less what checkouts reserved. Null, with errorType ERP:<Reason>, when the "
+        "ERP cannot answer."
+    )
+    def stock(self) -> list[Stock] | None:
+        if self.view.stock_error is not None:
+            raise self.view.stock_error
         return [Stock.of(s) for s in inventory.stock_levels(self.view.stock, self.record.id)]
 
-    @strawberry.field(description="Units a channel (or one store, with locationId) can sell.")
+    @strawberry.field(
+        description="Units a channel (or one store, with locationId) can sell. Null, with "
+        "errorType ERP:<Reason>, when the ERP cannot answer."
+    )
     def availability(
         self, channel: Channel, location_id: strawberry.ID | None = None
-    ) -> Availability:
+    ) -> Availability | None:
+        if self.view.stock_error is not None:
+            raise self.view.stock_error
         assert self.view.locations is not None, "hydrate() must fetch locations"
         return Availability.of(
             inventory.availability(
@@ -169,6 +186,8 @@ class Product:
 
     @strawberry.field(description="Lowest and highest variant price on a channel.")
     def price_range(self, channel: Channel) -> MoneyRange | None:
+        if self.view.prices_error is not None:
+            raise self.view.prices_error
         prices = self.view.prices
         if prices is None:
             return None

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from datasources.customer import AddressRecord, CustomerRecord
+from datasources.loyalty import LoyaltyRecord, LoyaltyTier
+from resolvers import customer as customers
 from resolvers import order as orders
 from resolvers import recommendations as recs
 from schema.access import SIGNED_IN
@@ -43,6 +45,28 @@ class Address:
         )
 
 
+strawberry.enum(LoyaltyTier, description="Loyalty tiers, by lifetime points.")
+
+
+@strawberry.type(description="A customer's loyalty account.", directives=SIGNED_IN)
+class Loyalty:
+    tier: LoyaltyTier
+    points: int = strawberry.field(description="Spendable balance.")
+    lifetime_points: int
+    next_tier_at: int | None = strawberry.field(
+        description="Lifetime points that reach the next tier; null at the top tier."
+    )
+
+    @classmethod
+    def of(cls, r: LoyaltyRecord) -> Loyalty:
+        return cls(
+            tier=r.tier,
+            points=r.points,
+            lifetime_points=r.lifetime_points,
+            next_tier_at=r.next_tier_at,
+        )
+
+
 @strawberry.type(description="A shopper with an account.", directives=SIGNED_IN)
 class Customer:
     id: strawberry.ID
@@ -64,6 +88,14 @@ class Customer:
             addresses=[Address.of(a) for a in r.addresses],
             created_at=AWSDateTime(r.created_at),
         )
+
+    @strawberry.field(
+        description="Points and tier in the loyalty system; null if not enrolled, or (with "
+        "errorType Loyalty:<Reason>) when the loyalty system cannot answer."
+    )
+    async def loyalty(self, info: Info) -> Loyalty | None:
+        record = await customers.loyalty(info.context, str(self.id))
+        return Loyalty.of(record) if record else None
 
     @strawberry.field(description="Newest first.")
     async def orders(

@@ -16,8 +16,18 @@ from schema.order.types import Order
 class PlaceOrderInput:
     cart_id: strawberry.ID
     idempotency_key: strawberry.ID = strawberry.field(
-        description="Same key and cart: the original order. Same key, other cart: "
-        "IDEMPOTENCY_KEY_REUSED."
+        description="Same key and input: the original order (and the same payment: a "
+        "retried checkout never charges twice). Same key, other input: IDEMPOTENCY_KEY_REUSED."
+    )
+    payment_method_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The payment provider's token for the shopper's payment method (Stripe: "
+        "pm_...; test pm_card_visa). Needed unless points cover the whole order.",
+    )
+    redeem_points: int | None = strawberry.field(
+        default=None,
+        description="Loyalty points to spend on the order (the customer's cart only); each "
+        "takes the configured point value off the gross total.",
     )
 
 
@@ -30,13 +40,19 @@ class PlaceOrderPayload:
 @strawberry.type
 class OrderMutation:
     @strawberry.mutation(
-        description="Turn a cart into an order: reserves stock and checks the cart out in one "
-        "transaction; nothing is written if any part fails.",
+        description="Turn a cart into an order: taxes it, redeems points, authorizes the "
+        "payment, then reserves stock and checks the cart out in one transaction. A declined "
+        "payment or an unavailable tax, loyalty or payment service is a userError and writes "
+        "nothing; if the transaction fails the payment is cancelled and the points returned.",
         directives=PUBLIC,
     )
     async def place_order(self, info: Info, input: PlaceOrderInput) -> PlaceOrderPayload:
         result = await orders.place_order(
-            info.context, cart_id=str(input.cart_id), idempotency_key=str(input.idempotency_key)
+            info.context,
+            cart_id=str(input.cart_id),
+            idempotency_key=str(input.idempotency_key),
+            payment_method=str(input.payment_method_id) if input.payment_method_id else None,
+            redeem_points=input.redeem_points or 0,
         )
         if result.order is not None:
             await evict_cart(info, result.order.cart_id)  # the cart is now checked out

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from datasources.order import OrderLineRecord, OrderRecord, OrderStatus
+from datasources.order import OrderLineRecord, OrderPaymentRecord, OrderRecord, OrderStatus
+from datasources.payments import PaymentStatus
 from schema.access import PUBLIC
 from schema.channel import Channel
 from schema.customer.types import Customer
@@ -13,6 +14,24 @@ from schema.money import Money, TaxedMoney
 from schema.scalars import AWSDateTime
 
 strawberry.enum(OrderStatus, description="Saleor's order lifecycle.")
+strawberry.enum(PaymentStatus, description="Where a payment stands at the provider.")
+
+
+@strawberry.type(description="The payment that settles an order.", directives=PUBLIC)
+class Payment:
+    id: strawberry.ID = strawberry.field(description="The provider's id (Stripe: pi_...).")
+    provider: str
+    status: PaymentStatus
+    amount: Money
+
+    @classmethod
+    def of(cls, r: OrderPaymentRecord) -> Payment:
+        return cls(
+            id=strawberry.ID(r.id),
+            provider=r.provider,
+            status=PaymentStatus(r.status),
+            amount=Money.of(r.amount),
+        )
 
 
 @strawberry.type(directives=PUBLIC)
@@ -54,6 +73,10 @@ class Order:
     lines: list[OrderLine]
     subtotal: Money
     total: TaxedMoney
+    points_redeemed: int = strawberry.field(description="Loyalty points spent on the order.")
+    discount: Money | None = strawberry.field(description="What the points took off.")
+    amount_due: Money = strawberry.field(description="Gross total less the points discount.")
+    payment: Payment | None = strawberry.field(description="Null when points paid it all.")
     placed_at: AWSDateTime
     record: strawberry.Private[OrderRecord]
 
@@ -68,6 +91,10 @@ class Order:
             lines=[OrderLine.of(ln) for ln in r.lines],
             subtotal=Money.of(r.subtotal),
             total=TaxedMoney.of(r.subtotal, r.tax),
+            points_redeemed=r.points_redeemed,
+            discount=Money.of(r.discount) if r.discount else None,
+            amount_due=Money.of(r.amount_due),
+            payment=Payment.of(r.payment) if r.payment else None,
             placed_at=AWSDateTime(r.placed_at),
             record=r,
         )

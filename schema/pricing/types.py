@@ -18,6 +18,10 @@ class VariantPrice:
     channel: Channel
     price: Money
     compare_at_price: Money | None
+    is_contract_price: bool = strawberry.field(
+        description="The customer's negotiated price (ERP price condition); the list price is "
+        "then the compare-at price."
+    )
 
     @classmethod
     def of(cls, channel: Channel, r: PriceRecord) -> VariantPrice:
@@ -25,4 +29,5 @@ class VariantPrice:
             channel=channel,
             price=Money.of(r.price),
             compare_at_price=Money.of(r.compare_at) if r.compare_at else None,
+            is_contract_price=r.contract,
         )

@@ -1,0 +1,60 @@
+"""Loyalty's knobs, from the environment (`CG_LOYALTY_` prefix); `datasources.build` reads them.
+
+Tier thresholds are not here: they are the loyalty system's own data (`loyalty.tier`, seeded
+by migration 0001), as in the product it stands for. The in-memory source keeps a copy
+(`loyalty_memory.DEFAULT_TIERS`) that tests/test_loyalty.py compares with the table.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from datasources.resilience import Policy
+
+
+class LoyaltySettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CG_LOYALTY_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    dsn: SecretStr | None = Field(
+        default=None,
+        description=(
+            "postgresql://user:password@host:5432/loyalty (RDS: add ?sslmode=require). "
+            "None: the in-memory demo source when embedded, otherwise every call fails with "
+            "Loyalty:Unavailable."
+        ),
+    )
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)
+
+    # --- calls ---
+    timeout_seconds: float = Field(
+        default=1.0, gt=0, description="Per attempt: pool acquire, statements and commit."
+    )
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    migrate: bool = Field(default=True, description="Apply pending migrations at start-up.")
+    migrate_timeout_seconds: float = Field(default=60.0, gt=0)
+
+    # --- resilience ---
+    failure_threshold: int = Field(default=5, ge=1)
+    reset_seconds: float = Field(default=30.0, ge=0)
+    # Safe for every call: reads, and redeem/compensate/earn are idempotent by order id.
+    retries: int = Field(default=2, ge=0)
+
+    point_value: Decimal = Field(
+        default=Decimal("0.01"), gt=0, description="The money one point takes off an order."
+    )
+
+    def policy(self) -> Policy:
+        # The bulkhead matches the pool: a call beyond it would only queue on pool.acquire.
+        return Policy(
+            timeout_seconds=self.timeout_seconds,
+            failure_threshold=self.failure_threshold,
+            reset_seconds=self.reset_seconds,
+            max_concurrency=self.pool_max_size,
+            retries=self.retries,
+        )

@@ -1,0 +1,93 @@
+"""Payments and tax knobs, from the environment (`CG_PAYMENTS_` and `CG_TAX_` prefixes).
+
+Classes of their own so the SaaS connectors can be configured without touching the main
+`Settings`; `datasources.saas.build` reads them. Both default to the built-in sandbox, so
+`make run` needs no Stripe account. Every variable is listed in docs/payments-tax.md.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from datasources.resilience import Policy
+
+Provider = Literal["sandbox", "stripe"]
+
+# Any "valid looking" test-mode key satisfies stripe-mock; live Stripe rejects it (401), so a
+# forgotten key fails loudly as `Payments:Unauthorized` rather than charging anyone.
+PLACEHOLDER_KEY = "sk_test_commercegraph_placeholder"
+
+
+class PaymentsSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CG_PAYMENTS_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    provider: Provider = Field(
+        default="sandbox",
+        description="sandbox: deterministic, in-process (test cards); stripe: the Stripe API.",
+    )
+    stripe_api_key: SecretStr = Field(
+        default=SecretStr(PLACEHOLDER_KEY),
+        validation_alias=AliasChoices("CG_PAYMENTS_STRIPE_API_KEY", "STRIPE_API_KEY"),
+    )
+    api_base: str | None = Field(
+        default=None,
+        description="Stripe's API base URL; None: https://api.stripe.com (stripe-mock in tests).",
+    )
+
+    # --- resilience ---
+    # Confirming a PaymentIntent waits for the card network: seconds, not milliseconds.
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    failure_threshold: int = Field(default=5, ge=1)
+    reset_seconds: float = Field(default=30.0, ge=0)
+    retries: int = Field(default=2, ge=0)
+    max_concurrency: int = Field(default=32, ge=1)
+    max_retry_after_seconds: float = Field(default=2.0, ge=0)
+
+    def policy(self) -> Policy:
+        return _policy(self)
+
+
+class TaxSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CG_TAX_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    provider: Provider = Field(
+        default="sandbox",
+        description="sandbox: published standard rates by country; stripe: Stripe Tax.",
+    )
+    stripe_api_key: SecretStr = Field(
+        default=SecretStr(PLACEHOLDER_KEY),
+        validation_alias=AliasChoices("CG_TAX_STRIPE_API_KEY", "STRIPE_API_KEY"),
+    )
+    api_base: str | None = Field(default=None)
+    # Stripe's "General - Tangible Goods"; a line without its own code is taxed as this.
+    default_tax_code: str = Field(default="txcd_99999999")
+
+    # --- resilience ---
+    # Every cart read shows taxed totals: a slow calculation must not hold the page for long.
+    timeout_seconds: float = Field(default=2.0, gt=0)
+    failure_threshold: int = Field(default=5, ge=1)
+    reset_seconds: float = Field(default=30.0, ge=0)
+    retries: int = Field(default=2, ge=0)
+    max_concurrency: int = Field(default=32, ge=1)
+    max_retry_after_seconds: float = Field(default=2.0, ge=0)
+
+    def policy(self) -> Policy:
+        return _policy(self)
+
+
+def _policy(settings: PaymentsSettings | TaxSettings) -> Policy:
+    return Policy(
+        timeout_seconds=settings.timeout_seconds,
+        failure_threshold=settings.failure_threshold,
+        reset_seconds=settings.reset_seconds,
+        max_concurrency=settings.max_concurrency,
+        retries=settings.retries,
+        max_retry_after_seconds=settings.max_retry_after_seconds,
+    )
