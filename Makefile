@@ -6,6 +6,9 @@ BIN    := $(VENV)/bin
 include mk/engines.mk
 include mk/gremlin.mk
 include mk/redis.mk
+include mk/postgres.mk
+include mk/stripe.mk
+include mk/odata.mk
 
 .PHONY: run test bench lint check schema clean
 
@@ -27,7 +30,8 @@ run: $(VENV)/.run-deps engines-gremlin
 	CG_EMBEDDED=true $(BIN)/commerce-graph serve
 
 ## test: install everything the tests need (engines included), lint, type-check, test
-test: $(VENV)/.dev-deps engines-ddb engines-gremlin engines-redis
+test: $(VENV)/.dev-deps engines-ddb engines-gremlin engines-redis engines-postgres engines-stripe \
+      engines-odata
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports

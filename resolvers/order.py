@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from datasources.cart import CartRecord, CartStatus
 from datasources.errors import ConditionFailedError, SourceError
-from datasources.loyalty import InsufficientPointsError
+from datasources.loyalty import InsufficientPointsError, RedemptionRecord, RedemptionStatus
 from datasources.order import (
     CheckoutConflictError,
     IdempotencyRecord,
@@ -101,11 +101,13 @@ class _SideEffects:
         self.redeemed = False
         self.payments: dict[str, PaymentRecord] = {}
 
-    async def redeem(self, customer_id: str, points: int) -> None:
-        await self._ctx.sources.loyalty.redeem(
+    async def redeem(self, customer_id: str, points: int) -> RedemptionRecord:
+        # Set first: after a timeout the redemption may have happened, and compensating one
+        # that did not is harmless (the loyalty system fences the order id against it).
+        self.redeemed = True
+        return await self._ctx.sources.loyalty.redeem(
             order_id=self.order_id, customer_id=customer_id, points=points
         )
-        self.redeemed = True
 
     async def authorize(
         self, amount: MoneyRecord, method: str, customer_id: str | None
@@ -271,6 +273,15 @@ async def _checkout(
     )
 
 
+def _spent_key() -> OrderResult:
+    return _error(
+        OrderErrorCode.IDEMPOTENCY_KEY_REUSED,
+        "A checkout with this idempotencyKey failed and was undone; use a new idempotencyKey.",
+        "input",
+        "idempotencyKey",
+    )
+
+
 async def _settle(
     ctx: Context,
     effects: _SideEffects,
@@ -312,7 +323,7 @@ async def _settle(
                 "redeemPoints",
             )
         try:
-            await effects.redeem(cart.customer_id, redeem_points)
+            redemption = await effects.redeem(cart.customer_id, redeem_points)
         except InsufficientPointsError:
             return _error(
                 OrderErrorCode.INSUFFICIENT_POINTS,
@@ -328,6 +339,8 @@ async def _settle(
                 "input",
                 "redeemPoints",
             )
+        if redemption.status is not RedemptionStatus.REDEEMED:
+            return _spent_key()  # an earlier attempt with this key failed and gave them back
         order = replace(order, points_redeemed=redeem_points, discount=discount)
     due = order.amount_due
     if due.amount <= 0:
@@ -351,6 +364,8 @@ async def _settle(
     if payment.status is PaymentStatus.DECLINED:
         reason = payment.message or "The payment was declined."
         return _error(OrderErrorCode.PAYMENT_DECLINED, reason, "input", "paymentMethodId")
+    if payment.status is PaymentStatus.CANCELED:
+        return _spent_key()  # the provider replays a payment an earlier attempt cancelled
     if payment.status is PaymentStatus.REQUIRES_ACTION:
         return _error(
             OrderErrorCode.PAYMENT_REQUIRES_ACTION,

@@ -8,6 +8,10 @@ that stop it or slow it down use a server or a proxy of their own.
 
 from __future__ import annotations
 
+# Session fixtures of the connector engines (PostgreSQL, stripe-mock, the CAP ERP service),
+# registered as plugins: importing them would skip pytest's assertion rewriting.
+pytest_plugins = ("loyalty_fixtures",)
+
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack

@@ -7,8 +7,6 @@ by migration 0001), as in the product it stands for. The in-memory source keeps 
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -45,9 +43,8 @@ class LoyaltySettings(BaseSettings):
     # Safe for every call: reads, and redeem/compensate/earn are idempotent by order id.
     retries: int = Field(default=2, ge=0)
 
-    point_value: Decimal = Field(
-        default=Decimal("0.01"), gt=0, description="The money one point takes off an order."
-    )
+    # What a point is worth at checkout is the commerce side's rule: Settings.loyalty_point_value
+    # (the same CG_LOYALTY_POINT_VALUE variable).
 
     def policy(self) -> Policy:
         # The bulkhead matches the pool: a call beyond it would only queue on pool.acquire.
