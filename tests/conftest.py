@@ -8,10 +8,6 @@ that stop it or slow it down use a server or a proxy of their own.
 
 from __future__ import annotations
 
-# Session fixtures of the connector engines (PostgreSQL, stripe-mock, the CAP ERP service),
-# registered as plugins: importing them would skip pytest's assertion rewriting.
-pytest_plugins = ("loyalty_fixtures",)
-
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
@@ -39,6 +35,10 @@ from engines.dynamodb_local import start_dynamodb_local
 from engines.gremlin_server import GremlinServer
 from engines.moto_server import start_moto_server
 from server import create_app
+
+# Session fixtures of the connector engines (PostgreSQL, stripe-mock, the CAP ERP service),
+# registered as plugins: importing them would skip pytest's assertion rewriting.
+pytest_plugins = ("loyalty_fixtures", "saas_fixtures", "erp_fixtures")
 
 ENGINES = ("dynamodb-local", "moto")
 SEED_PRODUCTS = 240

@@ -37,7 +37,10 @@ async def cart_with(
 async def place(graph: Graph, cart_id: str) -> dict[str, Any]:
     """placeOrder with a fresh idempotency key."""
     key = str(uuid.uuid4())
-    return await graph.data(PLACE, {"input": {"cartId": cart_id, "idempotencyKey": key, "paymentMethodId": "pm_card_visa"}})
+    return await graph.data(
+        PLACE,
+        {"input": {"cartId": cart_id, "idempotencyKey": key, "paymentMethodId": "pm_card_visa"}},
+    )
 
 
 async def orders_for_cart(graph: Graph, cart_id: str) -> int:
@@ -73,7 +76,14 @@ async def test_place_order_reserves_stock_and_checks_the_cart_out(
     cart_id = await cart_with(graph, [{"variantId": a, "quantity": 2}])
     # when
     data = await graph.data(
-        PLACE, {"input": {"cartId": cart_id, "idempotencyKey": str(uuid.uuid4()), "paymentMethodId": "pm_card_visa"}}
+        PLACE,
+        {
+            "input": {
+                "cartId": cart_id,
+                "idempotencyKey": str(uuid.uuid4()),
+                "paymentMethodId": "pm_card_visa",
+            }
+        },
     )
     # then
     order = data["placeOrder"]["order"]
@@ -93,7 +103,13 @@ async def test_same_key_concurrently_gives_one_order(graph: Graph, demo: DemoDat
     product_id = product_of(demo, a)
     before = sum((await reserved(graph, product_id, a)).values())
     cart_id = await cart_with(graph, [{"variantId": a, "quantity": 1}])
-    variables = {"input": {"cartId": cart_id, "idempotencyKey": str(uuid.uuid4()), "paymentMethodId": "pm_card_visa"}}
+    variables = {
+        "input": {
+            "cartId": cart_id,
+            "idempotencyKey": str(uuid.uuid4()),
+            "paymentMethodId": "pm_card_visa",
+        }
+    }
     # when: five concurrent duplicates, then one more afterwards
     results = await asyncio.gather(*(graph.data(PLACE, variables) for _ in range(5)))
     results.append(await graph.data(PLACE, variables))
@@ -110,8 +126,14 @@ async def test_same_key_with_another_cart_is_refused(graph: Graph, demo: DemoDat
     key = str(uuid.uuid4())
     first = await cart_with(graph, [{"variantId": a, "quantity": 1}])
     second = await cart_with(graph, [{"variantId": a, "quantity": 1}])
-    await graph.data(PLACE, {"input": {"cartId": first, "idempotencyKey": key, "paymentMethodId": "pm_card_visa"}})
-    data = await graph.data(PLACE, {"input": {"cartId": second, "idempotencyKey": key, "paymentMethodId": "pm_card_visa"}})
+    await graph.data(
+        PLACE,
+        {"input": {"cartId": first, "idempotencyKey": key, "paymentMethodId": "pm_card_visa"}},
+    )
+    data = await graph.data(
+        PLACE,
+        {"input": {"cartId": second, "idempotencyKey": key, "paymentMethodId": "pm_card_visa"}},
+    )
     assert data["placeOrder"]["order"] is None
     assert [e["code"] for e in data["placeOrder"]["userErrors"]] == ["IDEMPOTENCY_KEY_REUSED"]
     assert await orders_for_cart(graph, second) == 0
@@ -135,7 +157,14 @@ async def test_insufficient_stock_writes_nothing(graph: Graph, demo: DemoData) -
     stock_after_first = await reserved(graph, product_id, variant_id)
     # when
     data = await graph.data(
-        PLACE, {"input": {"cartId": second, "idempotencyKey": str(uuid.uuid4()), "paymentMethodId": "pm_card_visa"}}
+        PLACE,
+        {
+            "input": {
+                "cartId": second,
+                "idempotencyKey": str(uuid.uuid4()),
+                "paymentMethodId": "pm_card_visa",
+            }
+        },
     )
     # then
     assert [e["code"] for e in data["placeOrder"]["userErrors"]] == ["INSUFFICIENT_STOCK"]
@@ -148,6 +177,13 @@ async def test_empty_and_unknown_carts_are_user_errors(graph: Graph) -> None:
     empty = (await graph.data(CREATE, {"input": {"channel": "WEB"}}))["createCart"]["cart"]["id"]
     for cart_id, code in ((empty, "CART_EMPTY"), ("crt_nope", "CART_NOT_FOUND")):
         data = await graph.data(
-            PLACE, {"input": {"cartId": cart_id, "idempotencyKey": str(uuid.uuid4()), "paymentMethodId": "pm_card_visa"}}
+            PLACE,
+            {
+                "input": {
+                    "cartId": cart_id,
+                    "idempotencyKey": str(uuid.uuid4()),
+                    "paymentMethodId": "pm_card_visa",
+                }
+            },
         )
         assert [e["code"] for e in data["placeOrder"]["userErrors"]] == [code]

@@ -230,7 +230,14 @@ async def test_an_order_is_placed_even_when_the_graph_cannot_record_it(
         # when
         with caplog.at_level(logging.WARNING, logger="resolvers.order"):
             placed = await app.post(
-                PLACE, {"input": {"cartId": cart_id, "idempotencyKey": str(uuid.uuid4()), "paymentMethodId": "pm_card_visa"}}
+                PLACE,
+                {
+                    "input": {
+                        "cartId": cart_id,
+                        "idempotencyKey": str(uuid.uuid4()),
+                        "paymentMethodId": "pm_card_visa",
+                    }
+                },
             )
     # then the order stands, and the missed graph write is logged for the rebuild to repair
     assert "errors" not in placed, placed

@@ -177,7 +177,11 @@ async def place_order(graph: Graph, demo: DemoData, products: list[str], as_: As
     added = await graph.data(ADD, {"cartId": cart_id, "lines": lines}, as_=as_)
     assert added["addCartLines"]["userErrors"] == []
     key = str(uuid.uuid4())
-    placed = await graph.data(PLACE, {"input": {"cartId": cart_id, "idempotencyKey": key, "paymentMethodId": "pm_card_visa"}}, as_=as_)
+    placed = await graph.data(
+        PLACE,
+        {"input": {"cartId": cart_id, "idempotencyKey": key, "paymentMethodId": "pm_card_visa"}},
+        as_=as_,
+    )
     assert placed["placeOrder"]["userErrors"] == []
     order_id: str = placed["placeOrder"]["order"]["id"]
     return order_id

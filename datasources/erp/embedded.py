@@ -256,6 +256,8 @@ class _Service:
                 return self._read(request, name)
             except FilterError as exc:
                 return _error(400, str(exc))
+            except TypeError as exc:  # a date compared with a string, and the like
+                return _error(400, f"incompatible operands in $filter: {exc}")
 
         return [web.get(f"{root}/{{entity_set}}", read)]
 

@@ -55,6 +55,9 @@ class ErpSettings(BaseSettings):
     reset_seconds: float = Field(default=30.0, ge=0)
     retries: int = Field(default=2, ge=0)
     max_concurrency: int = Field(default=16, ge=1)
+    # A 429/503 asking for a longer wait than this fails at once instead of holding the
+    # user's request (docs/resilience.md).
+    max_retry_after_seconds: float = Field(default=2.0, ge=0)
 
     @model_validator(mode="after")
     def _one_auth(self) -> ErpSettings:
@@ -73,4 +76,5 @@ class ErpSettings(BaseSettings):
             reset_seconds=self.reset_seconds,
             max_concurrency=self.max_concurrency,
             retries=self.retries,
+            max_retry_after_seconds=self.max_retry_after_seconds,
         )

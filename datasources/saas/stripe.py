@@ -314,7 +314,7 @@ class StripeTax:
         lines = [(line, _line_minor(line.amount, currency)) for line in request.lines]
         net = from_minor_units(sum(minor for _, minor in lines), currency)
         if not lines:  # Stripe wants at least one line; nothing to tax is no tax
-            return TaxRecord(net=net, tax=net, by_line={})
+            return TaxRecord(net=net, tax=from_minor_units(0, currency), by_line={})
         line_items: list[CalculationCreateParamsLineItem] = [
             {
                 "amount": minor,
@@ -344,6 +344,8 @@ class StripeTax:
 
         # A calculation changes nothing on Stripe's side: safe to retry without a key.
         calculation = await self.resilience.call(create, idempotent=True)
+        # An expanded list is only its first page: a long cart still gets its whole tax, and
+        # `by_line` holds what that page itemised.
         references = {line.reference for line in request.lines}
         items = calculation.line_items.data if calculation.line_items is not None else []
         return TaxRecord(
