@@ -10,7 +10,7 @@ include mk/postgres.mk
 include mk/stripe.mk
 include mk/odata.mk
 
-.PHONY: run test bench lint check schema clean
+.PHONY: run test bench bench-faults lint check schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test: $(VENV)/.dev-deps engines-ddb engines-gremlin engines-redis engines-postgr
 bench: $(VENV)/.dev-deps engines-ddb engines-gremlin
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
+
+## bench-faults: product page, cart and checkout under ERP / payments / loyalty faults (~2.5 min)
+bench-faults: $(VENV)/.dev-deps engines-ddb engines-stripe engines-odata engines-postgres
+	$(BIN)/python -m bench.faults
 
 ## schema: rewrite schema.graphql from the code (a test fails when they differ)
 schema: $(VENV)/.run-deps

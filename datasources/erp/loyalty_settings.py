@@ -26,7 +26,9 @@ class LoyaltySettings(BaseSettings):
             "Loyalty:Unavailable."
         ),
     )
-    pool_min_size: int = Field(default=1, ge=0)
+    # 0: asyncpg's pool restores a non-zero floor in the background, reconnecting to a database
+    # that is down whatever the breaker says (measured by bench/faults.py).
+    pool_min_size: int = Field(default=0, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
 
     # --- calls ---
