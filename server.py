@@ -37,6 +37,7 @@ from appsync.limits import (
     TokenBuckets,
     rate_limit_key,
 )
+from appsync.logs import quiet_expected_errors
 from appsync.metrics import metrics_endpoint
 from appsync.settings import EdgeSettings
 from datasources.build import OPTIONAL, ConnectorSettings, Sources, open_sources
@@ -140,6 +141,7 @@ def create_app(
     progress: bool = False,
 ) -> Starlette:
     settings = settings or Settings()
+    quiet_expected_errors()
     auth_settings = auth_settings or AuthSettings()
     edge = edge_settings or EdgeSettings()
     redis = Redis.from_url(edge.redis_url) if edge.redis_url else None  # lazy pool

@@ -10,6 +10,7 @@ caller gets the source's error and shows no price rather than a wrong one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 
@@ -33,12 +34,16 @@ async def prices_for(
     `products` (same order) saves a read when the caller already has the product records;
     they are needed only to map the ERP's SKUs onto variants, and only if a contract exists.
     """
-    lists = list(await ctx.loaders.prices_by_product.load_many(list(product_ids)))
     if customer_id is None or ctx.sources.contract_prices is None or not product_ids:
-        return lists
-    contracts = await ctx.loaders.contract_prices_by_product.load_many(
-        [(customer_id, pid) for pid in product_ids]
+        return list(await ctx.loaders.prices_by_product.load_many(list(product_ids)))
+    # Side by side: a slow ERP then costs its timeout, not its timeout plus DynamoDB's read.
+    listed, contracts = await asyncio.gather(
+        ctx.loaders.prices_by_product.load_many(list(product_ids)),
+        ctx.loaders.contract_prices_by_product.load_many(
+            [(customer_id, pid) for pid in product_ids]
+        ),
     )
+    lists = list(listed)
     if not any(contracts):
         return lists
     if products is None:
