@@ -14,17 +14,18 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 
-from appsync.auth import AuthSettings, open_authenticator
+from appsync.auth import AuthSettings, Caller, open_authenticator
 from appsync.auth.actor import actor_of
 from appsync.authz import FieldAuthorization
 from appsync.cache import ApiCache, CacheBackend, InMemoryCacheBackend, RedisCacheBackend
@@ -39,6 +40,15 @@ from appsync.limits import (
 )
 from appsync.logs import quiet_expected_errors
 from appsync.metrics import metrics_endpoint
+from appsync.realtime import (
+    AppSyncRealtimeEndpoint,
+    Broker,
+    InProcessBroker,
+    Realtime,
+    RedisBroker,
+    TransportWsEndpoint,
+)
+from appsync.realtime.access import SUBSCRIPTION_HOOKS
 from appsync.settings import EdgeSettings
 from datasources.build import OPTIONAL, ConnectorSettings, Sources, open_sources
 from datasources.demo.generate import DemoData, generate_demo
@@ -151,7 +161,15 @@ def create_app(
     rate_limiter = RateLimiter(
         buckets, rate=edge.rate_limit_per_second, burst=edge.rate_limit_burst
     )
-    extensions: list[Callable[[], SchemaExtension]] = [limits, authorization]
+    # Subscriptions fan out through Redis when several workers share it, else in process.
+    broker: Broker = RedisBroker(redis) if redis else InProcessBroker()
+    realtime = Realtime(
+        broker,
+        authorization=authorization,
+        validation_rules=limits.validation_rules,
+        hooks=SUBSCRIPTION_HOOKS,
+    )
+    extensions: list[Callable[[], SchemaExtension]] = [limits, authorization, realtime]
     api_cache = None
     if (cache_settings := edge.cache()) is not None:
         backend: CacheBackend = RedisCacheBackend(redis) if redis else InMemoryCacheBackend()
@@ -160,7 +178,7 @@ def create_app(
         )
         extensions.append(api_cache)
     schema = build_schema(extensions=extensions, execution_context_class=limits.executor_class)
-    for piece in (authorization, limits, api_cache):
+    for piece in (authorization, limits, api_cache, realtime):
         if piece is not None:
             piece.prepare(schema)
     # The embedded default mints a dev API key that GraphiQL sends, so a first query just works.
@@ -171,6 +189,7 @@ def create_app(
         async with AsyncExitStack() as stack:
             if redis is not None:
                 stack.push_async_callback(redis.aclose)
+            stack.push_async_callback(realtime.aclose)  # before Redis closes
             connectors = connector_settings or ConnectorSettings()
             neptune = neptune_settings or connectors.neptune
             local_graph = False
@@ -211,6 +230,15 @@ def create_app(
             actor=actor_of(caller),
         )
 
+    async def authenticate_socket(
+        websocket: WebSocket, headers: Mapping[str, str], body: bytes, path: str
+    ) -> Caller:
+        authenticator = websocket.app.state.authenticator
+        client = websocket.client.host if websocket.client else None
+        caller: Caller = await authenticator.authenticate(headers, body, "POST", path, "", client)
+        await rate_limiter.check(rate_limit_key(caller))
+        return caller
+
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -238,16 +266,24 @@ def create_app(
         graphiql=settings.graphiql,
         graphiql_headers={"x-api-key": dev_key} if dev_key else None,
     )
-    return Starlette(
+    realtime_endpoint = AppSyncRealtimeEndpoint(realtime, authenticate=authenticate_socket)
+    app = Starlette(
         routes=[
             Route("/", home),
             Route("/graphql", endpoint),  # the endpoint answers every method itself
+            # WebSockets: AppSync's protocol, and graphql-transport-ws for GraphiQL.
+            WebSocketRoute("/graphql/realtime", realtime_endpoint),
+            WebSocketRoute(
+                "/graphql", TransportWsEndpoint(realtime, authenticate=authenticate_socket)
+            ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
+    app.state.realtime, app.state.realtime_endpoint = realtime, realtime_endpoint
+    return app
 
 
 def _serve(settings: Settings) -> None:
@@ -255,7 +291,10 @@ def _serve(settings: Settings) -> None:
 
     app = create_app(settings, progress=True)
     print(f"commerce-graph: GraphiQL at http://{settings.host}:{settings.port}/graphql")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    # The sans-I/O websockets protocol: the default picks websockets' deprecated legacy one.
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio"
+    )
 
 
 async def _apikey(settings: Settings, args: argparse.Namespace) -> None:

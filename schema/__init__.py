@@ -14,14 +14,16 @@ from schema.cart.mutations import CartMutation
 from schema.cart.queries import CartQuery
 from schema.catalog.queries import CatalogQuery
 from schema.customer.queries import CustomerQuery
+from schema.events import EventMutation
 from schema.inventory.queries import InventoryQuery
 from schema.order.mutations import OrderMutation
 from schema.order.queries import OrderQuery
 from schema.scalars import AWS_SCALAR_MAP
 from schema.sdl import check_appsync_schema
+from schema.subscriptions import Subscription
 
 QUERIES = (CatalogQuery, InventoryQuery, CustomerQuery, CartQuery, OrderQuery)
-MUTATIONS = (CartMutation, OrderMutation)
+MUTATIONS = (CartMutation, OrderMutation, EventMutation)
 
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)
@@ -36,6 +38,7 @@ def build_schema(
     schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         scalar_overrides=dict(AWS_SCALAR_MAP),
         # Factories: Strawberry keeps the LRU caches at module level, shared by every request.
         extensions=[

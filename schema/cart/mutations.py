@@ -42,6 +42,9 @@ async def evict_cart(info: Info, cart_id: str) -> None:
 
 @strawberry.type(directives=PUBLIC)
 class CartPayload:
+    cart_id: strawberry.ID | None = strawberry.field(
+        description="The cart changed; `onCartUpdated(cartId)` filters on it."
+    )
     cart: Cart | None
     user_errors: list[CartUserError]
 
@@ -51,7 +54,11 @@ class CartPayload:
         if result.cart and not result.user_errors:
             await evict_cart(info, result.cart.id)
             cart = await cart_for(info, result.cart, under_path="cart")
-        return cls(cart=cart, user_errors=[CartUserError.of(e) for e in result.user_errors])
+        return cls(
+            cart_id=strawberry.ID(result.cart.id) if result.cart else None,
+            cart=cart,
+            user_errors=[CartUserError.of(e) for e in result.user_errors],
+        )
 
 
 @strawberry.type
