@@ -9,8 +9,9 @@ include mk/redis.mk
 include mk/postgres.mk
 include mk/stripe.mk
 include mk/odata.mk
+include mk/amplify.mk
 
-.PHONY: run test bench bench-faults lint check schema clean
+.PHONY: run test bench bench-faults bench-fanout lint check schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +32,7 @@ run: $(VENV)/.run-deps engines-gremlin
 
 ## test: install everything the tests need (engines included), lint, type-check, test
 test: $(VENV)/.dev-deps engines-ddb engines-gremlin engines-redis engines-postgres engines-stripe \
-      engines-odata
+      engines-odata engines-amplify
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
@@ -45,6 +46,10 @@ bench: $(VENV)/.dev-deps engines-ddb engines-gremlin
 ## bench-faults: product page, cart and checkout under ERP / payments / loyalty faults (~2.5 min)
 bench-faults: $(VENV)/.dev-deps engines-ddb engines-stripe engines-odata engines-postgres
 	$(BIN)/python -m bench.faults
+
+## bench-fanout: one mutation to 1,000 subscribers (in process and Redis), ~1.5 min
+bench-fanout: $(VENV)/.dev-deps engines-ddb engines-redis
+	$(BIN)/python -m bench.fanout
 
 ## schema: rewrite schema.graphql from the code (a test fails when they differ)
 schema: $(VENV)/.run-deps

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -30,6 +31,7 @@ from appsync.auth.actor import actor_of
 from appsync.authz import FieldAuthorization
 from appsync.cache import ApiCache, CacheBackend, InMemoryCacheBackend, RedisCacheBackend
 from appsync.http import GraphQLEndpoint
+from appsync.inbound import InboundMutations
 from appsync.limits import (
     InMemoryTokenBuckets,
     Limits,
@@ -62,9 +64,13 @@ from datasources.dynamodb.apikeys import (
 )
 from datasources.dynamodb.tables import create_tables
 from datasources.errors import SourceError
+from datasources.events.build import open_events
+from datasources.events.cli import run_relay_command
+from datasources.events.settings import EventsSettings
 from datasources.neptune.local import GremlinServer, GremlinServerStartError, missing_requirement
 from datasources.neptune.rebuild import rebuild_graph
 from datasources.neptune.settings import NeptuneSettings
+from datasources.resilience import SourceMetrics
 from datasources.settings import Settings
 from resolvers.context import Context, build_context
 from schema import build_schema
@@ -148,6 +154,7 @@ def create_app(
     edge_settings: EdgeSettings | None = None,
     neptune_settings: NeptuneSettings | None = None,
     connector_settings: ConnectorSettings | None = None,
+    events_settings: EventsSettings | None = None,
     progress: bool = False,
 ) -> Starlette:
     settings = settings or Settings()
@@ -211,6 +218,23 @@ def create_app(
                 print(f"commerce-graph: dev API key (x-api-key): {dev_key}")
             app.state.sources = sources
             app_state["sources"] = sources
+            # The outbox relay, and the consumer of events from other systems (local wiring:
+            # EventBridge -> SQS -> internal IAM mutations -> subscribers).
+            events = await stack.enter_async_context(
+                open_events(
+                    events_settings or EventsSettings(), sources.dynamo, embedded=settings.embedded
+                )
+            )
+            app.state.events = events
+            app_state["events"] = events
+            inbound = InboundMutations(
+                schema,
+                lambda caller: build_context(
+                    settings, sources, caller=caller, cache=api_cache, actor=actor_of(caller)
+                ),
+            )
+            app.state.inbound = inbound
+            await stack.enter_async_context(events.running(inbound))
             app.state.authenticator = await stack.enter_async_context(
                 open_authenticator(auth_settings, dynamo=sources.dynamo)
             )
@@ -251,10 +275,17 @@ def create_app(
         )
 
     # Read at every scrape from the sources the lifespan opened (none before start-up).
-    app_state: dict[str, Sources] = {}
-    metrics = metrics_endpoint(
-        lambda: [g.metrics for g in app_state["sources"].guards] if app_state else []
-    )
+    app_state: dict[str, Any] = {}
+
+    def source_metrics() -> list[SourceMetrics]:
+        if "sources" not in app_state:
+            return []
+        guards = [*app_state["sources"].guards]
+        if "events" in app_state:
+            guards += app_state["events"].guards
+        return [g.metrics for g in guards]
+
+    metrics = metrics_endpoint(source_metrics)
 
     async def home(_: Request) -> Response:
         return RedirectResponse("/graphql")
@@ -361,6 +392,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     schema_cmd = commands.add_parser("schema", help="schema tools")
     schema_cmd.add_argument("action", choices=["export"])
     commands.add_parser("seed", help="create tables and load the demo data")
+    commands.add_parser(
+        "relay", help="publish the outbox to EventBridge until stopped (SIGTERM/SIGINT)"
+    )
     apikey = commands.add_parser("apikey", help="manage API keys")
     apikey.add_argument("action", choices=["create", "list", "revoke"])
     apikey.add_argument("key", nargs="?", help="key or key id (revoke)")
@@ -397,6 +431,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_apikey(settings, args))
     elif args.command == "graph":
         return asyncio.run(_graph(settings, args))
+    elif args.command == "relay":
+        return run_relay_command(settings, EventsSettings())
     else:
         asyncio.run(_seed(settings))
     return 0

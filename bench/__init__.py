@@ -5,3 +5,9 @@
 
 Results: `bench/results/latest.json` and a markdown table on stdout (docs/performance.md).
 """
+
+import os
+
+# The apps benched here write their events to the outbox but do not publish them: there is no
+# EventBridge in these runs, and a relay retrying against none would be background noise.
+os.environ.setdefault("CG_EVENTS_RELAY_ENABLED", "false")

@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from datasources.events.records import DomainEvent
 from datasources.records import Channel
 
 
@@ -55,9 +56,14 @@ class CartSource(Protocol):
         still kept apart by the version condition of `replace_cart`."""
         ...
 
-    async def create_cart(self, cart: CartRecord) -> None: ...
+    async def create_cart(self, cart: CartRecord, *, events: Sequence[DomainEvent] = ()) -> None:
+        """Write a new cart and, in the same transaction, its domain events (the outbox)."""
+        ...
 
-    async def replace_cart(self, cart: CartRecord, *, expected_version: int) -> CartRecord:
+    async def replace_cart(
+        self, cart: CartRecord, *, expected_version: int, events: Sequence[DomainEvent] = ()
+    ) -> CartRecord:
         """Write `cart` as version `expected_version + 1` if the stored version is still
-        `expected_version`; raise `ConditionFailedError` otherwise."""
+        `expected_version`; raise `ConditionFailedError` otherwise. `events` are written in
+        the same transaction: all or nothing."""
         ...

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from datasources.errors import ConditionFailedError
+from datasources.events.records import DomainEvent
 from datasources.records import Channel, MoneyRecord, Page
 
 
@@ -118,7 +119,9 @@ class OrderSource(Protocol):
         cart_version: int,
         reservations: Sequence[StockReservation],
         idempotency: IdempotencyRecord,
+        events: Sequence[DomainEvent] = (),
     ) -> None:
-        """Write the order, mark the cart checked out, reserve stock and record the
-        idempotency key — all or nothing. Raises `CheckoutConflictError`."""
+        """Write the order, mark the cart checked out, reserve stock, record the
+        idempotency key and write `events` to the outbox — all or nothing. Raises
+        `CheckoutConflictError`."""
         ...

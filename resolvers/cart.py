@@ -18,6 +18,7 @@ from resolvers import tax
 from resolvers.access import ForbiddenError, require
 from resolvers.context import Context
 from resolvers.errors import CartErrorCode, NotFoundError, UserErrorRecord
+from resolvers.events import cart_updated
 from resolvers.inventory import location_index
 from resolvers.pricing import prices_for
 
@@ -110,7 +111,7 @@ async def create_cart(
     if not isinstance(outcome, CartRecord):
         return CartResult(None, outcome)
     created = replace(outcome, version=1)
-    await ctx.sources.cart.create_cart(created)
+    await ctx.sources.cart.create_cart(created, events=[cart_updated(created)])
     return CartResult(created)
 
 
@@ -189,8 +190,12 @@ async def _read_modify_write(
         outcome = change(cart)
         if not isinstance(outcome, CartRecord):
             return CartResult(cart, outcome)
+        # The event describes the cart as written: replace_cart stores version + 1.
+        event = cart_updated(replace(outcome, version=cart.version + 1))
         try:
-            written = await ctx.sources.cart.replace_cart(outcome, expected_version=cart.version)
+            written = await ctx.sources.cart.replace_cart(
+                outcome, expected_version=cart.version, events=[event]
+            )
         except ConditionFailedError:
             await asyncio.sleep(random.uniform(0, min(0.25, 0.002 * 2**attempt)))
             continue

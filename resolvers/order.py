@@ -35,6 +35,7 @@ from resolvers.access import require
 from resolvers.cart import now_iso
 from resolvers.context import Context
 from resolvers.errors import NotFoundError, OrderErrorCode, UserErrorRecord
+from resolvers.events import order_placed
 from resolvers.inventory import location_index
 from resolvers.paging import checked_limit
 from resolvers.pricing import prices_for
@@ -248,6 +249,7 @@ async def _checkout(
                 cart_version=cart.version,
                 reservations=reservations,
                 idempotency=IdempotencyRecord(idempotency_key, request_hash, settled.id),
+                events=order_placed(settled, reservations),
             )
         except CheckoutConflictError as exc:
             if exc.idempotency_key_taken:

@@ -49,6 +49,9 @@ SEED_ORDERS = 20
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# Apps under test write their events to the outbox; the tests that publish them run a relay of
+# their own against moto (tests/test_relay.py, tests/test_events_flow.py).
+os.environ.setdefault("CG_EVENTS_RELAY_ENABLED", "false")
 
 
 @pytest.fixture(scope="session")

@@ -1,14 +1,29 @@
-"""Carts on DynamoDB: one item per cart, lines embedded, guarded by a `version` attribute."""
+"""Carts on DynamoDB: one item per cart, lines embedded, guarded by a `version` attribute.
+
+A write with domain events is one TransactWriteItems: the cart's conditional Put first, then
+one outbox Put per event. Its cancellation reasons come back in that order, so a lost version
+race (the cart's reason) is still a `ConditionFailedError`, the same as a plain PutItem's.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
+from typing import Any
 
 from datasources.cart import CartLineRecord, CartRecord, CartStatus
-from datasources.dynamodb.client import DynamoClient, Item
+from datasources.dynamodb.client import (
+    SOURCE,
+    DynamoClient,
+    Item,
+    TransactionCanceledError,
+    to_wire,
+)
 from datasources.dynamodb.tables import CARTS
+from datasources.errors import ConditionFailedError, SourceRejectedError
+from datasources.events.outbox import Outbox
+from datasources.events.records import DomainEvent
 from datasources.locks import KeyedLocks
 from datasources.records import Channel
 
@@ -68,10 +83,15 @@ def cart_from_item(item: Item) -> CartRecord:
     )
 
 
+# Cancellation reasons of the cart's own item that mean "another writer won": retry.
+_LOST_RACE = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
+
+
 class DynamoCartSource:
-    def __init__(self, dynamo: DynamoClient) -> None:
+    def __init__(self, dynamo: DynamoClient, outbox: Outbox | None = None) -> None:
         self._dynamo = dynamo
         self.table = dynamo.table(CARTS.name)
+        self._outbox = outbox or Outbox(dynamo)
         self._locks = KeyedLocks()
 
     def exclusive(self, cart_id: str) -> AbstractAsyncContextManager[None]:
@@ -86,16 +106,55 @@ class DynamoCartSource:
         item = await self._dynamo.get(self.table, cart_key(cart_id), consistent=True)
         return cart_from_item(item) if item else None
 
-    async def create_cart(self, cart: CartRecord) -> None:
-        await self._dynamo.put(self.table, cart_item(cart), condition="attribute_not_exists(pk)")
+    async def create_cart(self, cart: CartRecord, *, events: Sequence[DomainEvent] = ()) -> None:
+        await self._write(cart_item(cart), "attribute_not_exists(pk)", None, None, events)
 
-    async def replace_cart(self, cart: CartRecord, *, expected_version: int) -> CartRecord:
+    async def replace_cart(
+        self, cart: CartRecord, *, expected_version: int, events: Sequence[DomainEvent] = ()
+    ) -> CartRecord:
         written = replace(cart, version=expected_version + 1)
-        await self._dynamo.put(
-            self.table,
+        await self._write(
             cart_item(written),
-            condition="version = :v AND #st = :active",
-            names={"#st": "status"},
-            values={":v": expected_version, ":active": CartStatus.ACTIVE.value},
+            "version = :v AND #st = :active",
+            {"#st": "status"},
+            {":v": expected_version, ":active": CartStatus.ACTIVE.value},
+            events,
         )
         return written
+
+    async def _write(
+        self,
+        item: Item,
+        condition: str,
+        names: Mapping[str, str] | None,
+        values: Mapping[str, Any] | None,
+        events: Sequence[DomainEvent],
+    ) -> None:
+        """One call either way: a conditional PutItem, or with events a TransactWriteItems."""
+        if not events:
+            await self._dynamo.put(
+                self.table, item, condition=condition, names=names, values=values
+            )
+            return
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": to_wire(item),
+            "ConditionExpression": condition,
+        }
+        if names:
+            put["ExpressionAttributeNames"] = dict(names)
+        if values:
+            put["ExpressionAttributeValues"] = to_wire(values)
+        try:
+            await self._dynamo.transact_write(
+                [{"Put": put}, *(self._outbox.put(event) for event in events)]
+            )
+        except TransactionCanceledError as exc:
+            if not exc.reasons or exc.reasons[0] in _LOST_RACE:
+                raise ConditionFailedError(SOURCE, exc.message) from exc
+            # Not the cart's condition (an event item refused): retrying would not help.
+            raise SourceRejectedError(
+                SOURCE,
+                f"The cart write was cancelled: {exc.reasons or exc.message}",
+                reason="TransactionCanceledException",
+            ) from exc

@@ -1,8 +1,9 @@
 """Orders on DynamoDB, and checkout as one TransactWriteItems.
 
 The transaction holds, in this order: the idempotency record, the order, the cart (checked out,
-version-guarded), then one stock update per product. Its cancellation reasons come back in the
-same order, which is how a failure is told apart (key reused, cart changed, stock short).
+version-guarded), one stock update per product, then one outbox Put per domain event. Its
+cancellation reasons come back in the same order, which is how a failure is told apart (key
+reused, cart changed, stock short). Events go last so the positions before them do not move.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from datasources.dynamodb.client import (
 )
 from datasources.dynamodb.inventory import reserve_update
 from datasources.dynamodb.tables import CARTS, INVENTORY, ORDERS
+from datasources.errors import SourceRejectedError
+from datasources.events.outbox import Outbox
+from datasources.events.records import DomainEvent
 from datasources.order import (
     CheckoutConflictError,
     IdempotencyRecord,
@@ -36,6 +40,8 @@ from datasources.pagination import TokenCodec
 from datasources.records import Channel, MoneyRecord, Page
 
 IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
+# DynamoDB's cap on the items of one TransactWriteItems.
+TRANSACT_MAX_ITEMS = 100
 
 
 def _money(m: MoneyRecord) -> dict[str, str]:
@@ -138,10 +144,13 @@ def idempotency_key(key: str) -> dict[str, str]:
 
 
 class DynamoOrderSource:
-    def __init__(self, dynamo: DynamoClient, tokens: TokenCodec) -> None:
+    def __init__(
+        self, dynamo: DynamoClient, tokens: TokenCodec, outbox: Outbox | None = None
+    ) -> None:
         self._dynamo = dynamo
         self._tokens = tokens
         self._table = dynamo.table(ORDERS.name)
+        self._outbox = outbox or Outbox(dynamo)
 
     async def orders_by_id(self, ids: Sequence[str]) -> Sequence[OrderRecord | None]:
         items = await self._dynamo.get_many(
@@ -179,6 +188,7 @@ class DynamoOrderSource:
         cart_version: int,
         reservations: Sequence[StockReservation],
         idempotency: IdempotencyRecord,
+        events: Sequence[DomainEvent] = (),
     ) -> None:
         by_product: dict[str, list[StockReservation]] = defaultdict(list)
         for r in reservations:
@@ -229,13 +239,21 @@ class DynamoOrderSource:
         for product_id in products:
             lines = [(r.variant_id, r.location_id, r.quantity) for r in by_product[product_id]]
             items.append(reserve_update(inventory, product_id, lines))
+        items += [self._outbox.put(event) for event in events]
+        if len(items) > TRANSACT_MAX_ITEMS:
+            raise SourceRejectedError(
+                SOURCE,
+                f"An order over {len(products)} products needs {len(items)} transaction items; "
+                f"DynamoDB takes {TRANSACT_MAX_ITEMS}.",
+                reason="TooManyTransactionItems",
+            )
         try:
             await self._dynamo.transact_write(items)
         except TransactionCanceledError as exc:
             reasons = exc.reasons + [None] * (len(items) - len(exc.reasons))
             short = [
                 r
-                for product_id, reason in zip(products, reasons[3:], strict=True)
+                for product_id, reason in zip(products, reasons[3 : 3 + len(products)], strict=True)
                 if reason == "ConditionalCheckFailed"
                 for r in by_product[product_id]
             ]

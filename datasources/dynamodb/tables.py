@@ -28,8 +28,11 @@ CUSTOMERS = TableSpec("customers")
 CARTS = TableSpec("carts", ttl_attribute="expiresAt")
 ORDERS = TableSpec("orders", ("gsi1",), ttl_attribute="expiresAt")
 APIKEYS = TableSpec("apikeys", ttl_attribute="deletes")
+# The transactional outbox (datasources/events/outbox.py): gsi1 is sparse, holding only the
+# events still to publish, sharded; published events expire.
+OUTBOX = TableSpec("outbox", ("gsi1",), ttl_attribute="expiresAt")
 
-ALL_TABLES = (CATALOG, INVENTORY, CUSTOMERS, CARTS, ORDERS, APIKEYS)
+ALL_TABLES = (CATALOG, INVENTORY, CUSTOMERS, CARTS, ORDERS, APIKEYS, OUTBOX)
 
 
 def _definition(spec: TableSpec, table_name: str) -> dict[str, Any]:

@@ -63,7 +63,7 @@ class CartPayload:
 
 @strawberry.type
 class CartMutation:
-    @strawberry.mutation(description="Start a cart.", directives=PUBLIC)
+    @strawberry.mutation(description="Start a cart. Emits CART_UPDATED.", directives=PUBLIC)
     async def create_cart(self, info: Info, input: CreateCartInput) -> CartPayload:
         return await CartPayload.of(
             info,
@@ -78,7 +78,8 @@ class CartMutation:
         )
 
     @strawberry.mutation(
-        description="Add variants; an existing line of the same variant grows.", directives=PUBLIC
+        description="Add variants; an existing line of the same variant grows. Emits CART_UPDATED.",
+        directives=PUBLIC,
     )
     async def add_cart_lines(
         self, info: Info, cart_id: strawberry.ID, lines: list[CartLineInput]
@@ -90,7 +91,9 @@ class CartMutation:
             ),
         )
 
-    @strawberry.mutation(description="Set a line's quantity; 0 removes it.", directives=PUBLIC)
+    @strawberry.mutation(
+        description="Set a line's quantity; 0 removes it. Emits CART_UPDATED.", directives=PUBLIC
+    )
     async def update_cart_line(
         self, info: Info, cart_id: strawberry.ID, line_id: strawberry.ID, quantity: int
     ) -> CartPayload:
@@ -101,7 +104,7 @@ class CartMutation:
             ),
         )
 
-    @strawberry.mutation(description="Remove a line.", directives=PUBLIC)
+    @strawberry.mutation(description="Remove a line. Emits CART_UPDATED.", directives=PUBLIC)
     async def remove_cart_line(
         self, info: Info, cart_id: strawberry.ID, line_id: strawberry.ID
     ) -> CartPayload:

@@ -43,7 +43,8 @@ class OrderMutation:
         description="Turn a cart into an order: taxes it, redeems points, authorizes the "
         "payment, then reserves stock and checks the cart out in one transaction. A declined "
         "payment or an unavailable tax, loyalty or payment service is a userError and writes "
-        "nothing; if the transaction fails the payment is cancelled and the points returned.",
+        "nothing; if the transaction fails the payment is cancelled and the points returned. Emits "
+        "ORDER_CREATED and STOCK_RESERVED, in the order's transaction.",
         directives=PUBLIC,
     )
     async def place_order(self, info: Info, input: PlaceOrderInput) -> PlaceOrderPayload:
