@@ -366,3 +366,29 @@ async def test_publish_result_serves_in_process_execution(live: LiveServer) -> N
         "onStockChanged": {"sku": "SKU-IN", "available": 1}
     }
     await client.socket.close()
+
+
+async def test_subscribers_sharing_a_document_share_its_projection_but_not_others(
+    live: LiveServer,
+) -> None:
+    # given: two subscribers with one document, one whose variables drop a field, one other
+    query = """subscription S($sku: String, $full: Boolean!) {
+      onStockChanged(sku: $sku) { sku available quantity @include(if: $full) } }"""
+    sku = "SKU-SHARED-1"
+    first = await subscriber(live, query, {"sku": sku, "full": True}, sid="a")
+    second = await subscriber(live, query, {"sku": sku, "full": True}, sid="b")
+    brief = await subscriber(live, query, {"sku": sku, "full": False}, sid="c")
+    other = await subscriber(live, "subscription { onStockChanged { locationId } }", sid="d")
+    # when
+    await live.post(PUBLISH_STOCK, {"input": stock_change(sku, available=7)}, iam=True)
+    # then: each shape as its own document and variables select it
+    full = {"sku": sku, "available": 7, "quantity": 8}
+    assert (await first.receive())["payload"]["data"]["onStockChanged"] == full
+    assert (await second.receive())["payload"]["data"]["onStockChanged"] == full
+    assert (await brief.receive())["payload"]["data"]["onStockChanged"] == {
+        "sku": sku,
+        "available": 7,
+    }
+    assert (await other.receive())["payload"]["data"]["onStockChanged"] == {"locationId": "loc-1"}
+    for client in (first, second, brief, other):
+        await client.socket.close()

@@ -36,7 +36,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final, Protocol
@@ -171,6 +179,9 @@ class Subscription:
     filters: tuple[SubscriptionFilter, ...]
     invalidation: SubscriptionFilter | None
     outcomes: FieldOutcomes = field(repr=False)
+    # Subscribers with equal keys get the same projection of an event, computed once per
+    # event: the same document, operation, variables, field and field-level outcomes.
+    projection_key: Hashable | None = field(default=None, repr=False)
 
     def accepts(self, payload: Mapping[str, Any]) -> bool:
         for name, wanted in self.equality.items():
@@ -286,6 +297,7 @@ class Realtime:
         arguments = _arguments(node, raw_variables, spec)
         filters, invalidation = await self._filters(spec, node, arguments, caller, client_filter)
         await self._listen()
+        outcomes = self._authorization.outcomes(schema, caller)
         subscription = Subscription(
             id=subscription_id,
             sink=sink,
@@ -297,7 +309,10 @@ class Realtime:
             equality=arguments,
             filters=filters,
             invalidation=invalidation,
-            outcomes=self._authorization.outcomes(schema, caller),
+            outcomes=(outcomes := self._authorization.outcomes(schema, caller)),
+            projection_key=_projection_key(
+                query, operation_name, raw_variables, spec.name, outcomes
+            ),
         )
         self._by_field.setdefault(spec.name, set()).add(subscription)
         for mutation in spec.mutations:
@@ -445,21 +460,30 @@ class Realtime:
         if not isinstance(event, dict):
             return
         _, projector = self._prepared()
+        # Heads subscribe with the same few documents (Amplify's generated ones): project the
+        # event once per distinct subscription shape, not once per subscriber (bench.fanout:
+        # 145 us per projection, 73 % of the fan-out's CPU at 1,000 subscribers).
+        projected: dict[Hashable, dict[str, Any]] = {}
         for subscription in list(self._by_mutation.get(channel, ())):
             if not subscription.accepts(event):
                 continue
-            try:
-                body = projector.project(
-                    subscription.document,
-                    subscription.operation_name,
-                    subscription.variables,
-                    subscription.field_name,
-                    event,
-                    subscription.outcomes,
-                )
-            except Exception:
-                logger.exception("projecting a %s event failed", channel)
-                continue
+            key = subscription.projection_key
+            body = projected.get(key) if key is not None else None
+            if body is None:
+                try:
+                    body = projector.project(
+                        subscription.document,
+                        subscription.operation_name,
+                        subscription.variables,
+                        subscription.field_name,
+                        event,
+                        subscription.outcomes,
+                    )
+                except Exception:
+                    logger.exception("projecting a %s event failed", channel)
+                    continue
+                if key is not None:
+                    projected[key] = body
             subscription.sink.deliver(subscription.id, body)
 
     def _invalidate(self, event: Any) -> None:
@@ -474,6 +498,22 @@ class Realtime:
         if self._schema is None or self._projector is None:
             raise RuntimeError("call Realtime.prepare(schema) before serving subscriptions")
         return self._schema, self._projector
+
+
+def _projection_key(
+    query: str,
+    operation_name: str | None,
+    variables: Mapping[str, Any],
+    field_name: str,
+    outcomes: FieldOutcomes,
+) -> Hashable | None:
+    """What decides a subscriber's projection of an event (None: do not share it)."""
+    try:
+        frozen_variables = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+        frozen_outcomes = tuple(sorted((k, repr(v)) for k, v in outcomes.items()))
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+    return (query, operation_name, frozen_variables, field_name, frozen_outcomes)
 
 
 class SchemaError(ValueError):
