@@ -17,12 +17,11 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 from pydantic import SecretStr
 
 from auth_helpers import CognitoPool
-from conftest import CUSTOMER, OTHER_CUSTOMER, As, auth_settings_for, settings_for
+from conftest import CUSTOMER, OTHER_CUSTOMER, As, Graph, auth_settings_for, settings_for
 from datasources.build import ConnectorSettings, Sources
 from datasources.demo.generate import DemoData
 from datasources.demo.load import load_demo
@@ -93,32 +92,13 @@ STOCK_ITEM = "query S($id: ID!) { product(id: $id) { variants { id stock { reser
 
 
 @dataclass
-class Connected:
-    client: httpx.AsyncClient
-    sources: Sources
+class Connected(Graph):
+    """The graph (`conftest.Graph`'s client) and the proxies in front of its connectors."""
+
     stripe: HttpFaultProxy
     erp: TcpProxy
     loyalty_db: TcpProxy
-    cognito: CognitoPool
     demo: DemoData
-
-    def signed_in(self, username: str) -> As:
-        id_token, _ = self.cognito.sign_in(username)
-        return As(token=id_token)
-
-    async def post(self, query: str, variables: dict[str, Any], as_: As | None = None) -> Any:
-        headers = {"content-type": "application/json"}
-        if as_ is not None and as_.token:
-            headers |= {"authorization": as_.token, "x-api-key": ""}
-        body = orjson.dumps({"query": query, "variables": variables})
-        response = await self.client.post("/graphql", content=body, headers=headers)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def data(self, query: str, variables: dict[str, Any], as_: As | None = None) -> Any:
-        body = await self.post(query, variables, as_)
-        assert "errors" not in body, body["errors"]
-        return body["data"]
 
     def guard(self, source: str) -> Any:
         return next(g for g in self.sources.guards if g.source == source)
@@ -199,10 +179,22 @@ async def connected(
                 base_url="http://test",
                 headers={"x-api-key": key},
             ) as client:
-                here = Connected(client, sources, stripe_here, erp, loyalty_db, cognito, demo)
+                here = Connected(
+                    "dynamodb-local",
+                    app,
+                    client,
+                    settings,
+                    cognito,
+                    stripe_here,
+                    erp,
+                    loyalty_db,
+                    demo,
+                )
                 # A cold CAP compiles each query on first use: not what the timeouts are for.
                 erp.heal()
-                await here.post(PRODUCT_PAGE, {"id": demo.products[0].id}, here.signed_in(CUSTOMER))
+                await here.post(
+                    PRODUCT_PAGE, {"id": demo.products[0].id}, as_=here.signed_in(CUSTOMER)
+                )
                 yield here
 
 
@@ -229,7 +221,7 @@ def error_types(body: dict[str, Any]) -> set[str]:
 
 async def new_cart(c: Connected, *, customer: str | None, as_: As | None, qty: int = 1) -> str:
     for product in c.demo.products[40:]:
-        page = await c.data(PRODUCT_PAGE, {"id": product.id}, as_)
+        page = await c.data(PRODUCT_PAGE, {"id": product.id}, as_=as_)
         for variant in page["product"]["variants"]:
             if variant["price"] and variant["availability"]["quantityAvailable"] >= qty + 2:
                 data = await c.data(
@@ -238,7 +230,7 @@ async def new_cart(c: Connected, *, customer: str | None, as_: As | None, qty: i
                         "customerId": customer,
                         "lines": [{"variantId": variant["id"], "quantity": qty}],
                     },
-                    as_,
+                    as_=as_,
                 )
                 assert data["createCart"]["userErrors"] == [], data
                 cart_id: str = data["createCart"]["cart"]["id"]
@@ -256,7 +248,7 @@ async def test_a_contract_customer_sees_contract_prices_and_live_stock(healthy: 
     before = c.guard("ERP").metrics.attempts
     # when
     anonymous = await c.data(PRODUCT_PAGE, {"id": product.id})
-    customer = await c.data(PRODUCT_PAGE, {"id": product.id}, c.signed_in(CUSTOMER))
+    customer = await c.data(PRODUCT_PAGE, {"id": product.id}, as_=c.signed_in(CUSTOMER))
     # then: the ERP's 10 % contract price replaces the list price, which becomes compare-at
     for public, own in zip(
         anonymous["product"]["variants"], customer["product"]["variants"], strict=True
@@ -284,7 +276,7 @@ async def test_a_listing_page_costs_one_erp_request_per_kind(healthy: Connected)
     category = next(p.category_id for p in c.demo.products)
     before = c.guard("ERP").metrics.attempts
     # when
-    data = await c.data(listing, {"cat": category}, c.signed_in(CUSTOMER))
+    data = await c.data(listing, {"cat": category}, as_=c.signed_in(CUSTOMER))
     # then
     assert data["category"]["products"]["items"]
     assert c.guard("ERP").metrics.attempts - before == 2  # stock + contract prices
@@ -297,7 +289,7 @@ async def test_erp_down_nulls_stock_and_contract_prices_only(healthy: Connected)
     c.erp.delay(ERP_TIMEOUT * 2)
     # when
     anonymous = await c.post(PRODUCT_PAGE, {"id": product.id})
-    customer = await c.post(PRODUCT_PAGE, {"id": product.id}, c.signed_in(CUSTOMER))
+    customer = await c.post(PRODUCT_PAGE, {"id": product.id}, as_=c.signed_in(CUSTOMER))
     # then: the product and its list prices are there; stock and availability are not
     variants = anonymous["data"]["product"]["variants"]
     assert anonymous["data"]["product"]["name"] == product.name
@@ -397,7 +389,7 @@ async def reserved(c: Connected, cart_id: str) -> int:
 
 
 async def points(c: Connected, customer: str) -> int:
-    data = await c.data(LOYALTY, {"id": customer}, c.signed_in(customer))
+    data = await c.data(LOYALTY, {"id": customer}, as_=c.signed_in(customer))
     value: int = data["customer"]["loyalty"]["points"]
     return value
 
@@ -410,8 +402,8 @@ async def test_checkout_taxes_redeems_and_authorizes_once(healthy: Connected) ->
     balance = await points(c, CUSTOMER)
     variables = place_input(cart_id, redeemPoints=100)
     # when: five concurrent duplicates of one checkout, then a replay
-    results = await asyncio.gather(*(c.data(PLACE, variables, me) for _ in range(5)))
-    replay = await c.data(PLACE, variables, me)
+    results = await asyncio.gather(*(c.data(PLACE, variables, as_=me) for _ in range(5)))
+    replay = await c.data(PLACE, variables, as_=me)
     # then: one order, one payment, one redemption
     orders = {r["placeOrder"]["order"]["id"] for r in [*results, replay]}
     assert len(orders) == 1
@@ -442,7 +434,9 @@ async def test_a_declined_payment_writes_nothing_and_returns_the_points(
     balance, held = await points(c, CUSTOMER), await reserved(c, cart_id)
     # when
     data = await c.data(
-        PLACE, place_input(cart_id, redeemPoints=50, paymentMethodId="pm_card_chargeDeclined"), me
+        PLACE,
+        place_input(cart_id, redeemPoints=50, paymentMethodId="pm_card_chargeDeclined"),
+        as_=me,
     )
     # then
     result = data["placeOrder"]
@@ -478,7 +472,7 @@ async def test_payments_down_at_checkout_gives_the_points_back(healthy: Connecte
     balance = await points(c, CUSTOMER)
     c.stripe.respond("POST", PAYMENT_INTENTS, status=500, json=_api_error())
     # when
-    data = await c.data(PLACE, place_input(cart_id, redeemPoints=10), me)
+    data = await c.data(PLACE, place_input(cart_id, redeemPoints=10), as_=me)
     # then
     assert [e["code"] for e in data["placeOrder"]["userErrors"]] == ["PAYMENT_UNAVAILABLE"]
     assert await points(c, CUSTOMER) == balance
@@ -496,7 +490,7 @@ async def test_stock_gone_after_payment_cancels_it_and_returns_the_points(
     balance = await points(c, CUSTOMER)
     c.stripe.delay("POST", PAYMENT_INTENTS, 0.5, times=1)
     # when
-    placing = asyncio.create_task(c.data(PLACE, place_input(cart_id, redeemPoints=10), me))
+    placing = asyncio.create_task(c.data(PLACE, place_input(cart_id, redeemPoints=10), as_=me))
     await asyncio.sleep(0.25)
     await _sell_out(c, cart.lines[0].product_id, cart.lines[0].variant_id)
     data = await placing
@@ -511,7 +505,7 @@ async def test_redeeming_more_points_than_held_is_a_user_error(healthy: Connecte
     me = c.signed_in(OTHER_CUSTOMER)
     cart_id = await new_cart(c, customer=OTHER_CUSTOMER, as_=me, qty=3)
     balance = await points(c, OTHER_CUSTOMER)
-    data = await c.data(PLACE, place_input(cart_id, redeemPoints=balance + 1), me)
+    data = await c.data(PLACE, place_input(cart_id, redeemPoints=balance + 1), as_=me)
     codes = [e["code"] for e in data["placeOrder"]["userErrors"]]
     assert codes in (["INSUFFICIENT_POINTS"], ["INVALID"])  # INVALID: worth more than the order
     assert c.stripe.count("POST", PAYMENT_INTENTS) == 0
@@ -527,9 +521,9 @@ async def test_loyalty_down_nulls_loyalty_and_refuses_redemption(healthy: Connec
     body = await c.post(
         "query($id: ID!) { customer(id: $id) { id email loyalty { points } } }",
         {"id": CUSTOMER},
-        me,
+        as_=me,
     )
-    placed = await c.data(PLACE, place_input(cart_id, redeemPoints=10), me)
+    placed = await c.data(PLACE, place_input(cart_id, redeemPoints=10), as_=me)
     # then
     assert body["data"]["customer"]["email"]
     assert body["data"]["customer"]["loyalty"] is None
