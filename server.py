@@ -30,6 +30,8 @@ from appsync.auth import AuthSettings, Caller, open_authenticator
 from appsync.auth.actor import actor_of
 from appsync.authz import FieldAuthorization
 from appsync.cache import ApiCache, CacheBackend, InMemoryCacheBackend, RedisCacheBackend
+from appsync.deploy import apply as deploy_apply
+from appsync.deploy import infra as deploy_infra
 from appsync.http import GraphQLEndpoint
 from appsync.inbound import InboundMutations
 from appsync.limits import (
@@ -407,6 +409,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     cache_cmd = commands.add_parser("cache", help="the API cache (CG_CACHING, CG_REDIS_URL)")
     cache_cmd.add_argument("action", choices=["flush"])
+    deploy_cmd = commands.add_parser(
+        "deploy", help="create or update the AppSync API, its schema and resolvers (boto3)"
+    )
+    deploy_apply.add_arguments(deploy_cmd)
+    infra_cmd = commands.add_parser("infra", help="infrastructure as code (CloudFormation)")
+    deploy_infra.add_arguments(infra_cmd)
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -417,6 +425,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "cache":
         return asyncio.run(_flush_cache(EdgeSettings()))
+    if args.command == "deploy":
+        return deploy_apply.main(args)
+    if args.command == "infra":
+        return deploy_infra.main(args)
     overrides: dict[str, object] = {}
     if args.command == "serve":
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}

@@ -73,6 +73,7 @@ from graphql import (
     visit,
 )
 from graphql.language import ArgumentNode, ListTypeNode, NonNullTypeNode
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from strawberry import Schema
 
 from appsync.auth.actor import actor_of
@@ -374,6 +375,12 @@ def _encode_json_scalars(value: Any, graphql_type: GraphQLInputType) -> Any:
 # --- the resolver ------------------------------------------------------------------------
 
 
+class _DefaultMode(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CG_AUTH_", env_file=".env", extra="ignore")
+
+    default_mode: AuthMode = AuthMode.API_KEY
+
+
 class LambdaResolver:
     """The schema, its edge pieces and the sources, for AppSync resolver events."""
 
@@ -383,7 +390,7 @@ class LambdaResolver:
         *,
         edge_settings: EdgeSettings | None = None,
         connector_settings: ConnectorSettings | None = None,
-        default_mode: AuthMode | str = AuthMode.API_KEY,
+        default_mode: AuthMode | str | None = None,
         sources: Sources | None = None,
         error_types: Literal["exception", "unhandled"] = "exception",
     ) -> None:
@@ -393,7 +400,11 @@ class LambdaResolver:
         self.error_types: Literal["exception", "unhandled"] = error_types
         # As create_app builds it, minus what has no meaning behind AppSync: realtime (AppSync
         # runs the subscriptions) and the API cache (AppSync caches in front of the Lambda).
-        self.authorization = FieldAuthorization(default_mode=default_mode)
+        # The API's default mode decides who may read fields without an auth directive;
+        # behind AppSync it is all the handler needs of the auth settings (AppSync
+        # authenticates), so it is read alone: CG_AUTH_DEFAULT_MODE, as the server reads it.
+        mode = default_mode or _DefaultMode().default_mode
+        self.authorization = FieldAuthorization(default_mode=mode)
         self.limits = Limits(edge.limits())
         self.schema = build_schema(
             extensions=[self.limits, self.authorization],

@@ -131,16 +131,22 @@ class Graph:
         id_token, _ = self.cognito.sign_in(username)
         return As(token=id_token)
 
-    async def post(
-        self, query: str, variables: dict[str, Any] | None = None, *, as_: As | None = None
-    ) -> dict[str, Any]:
-        body = orjson.dumps({"query": query, "variables": variables or {}})
+    @staticmethod
+    def headers_for(body: bytes, as_: As | None) -> dict[str, str]:
+        """The request's own headers (the client adds the test API key as its default)."""
         headers = {"content-type": "application/json"}
         if as_ is not None and as_.device:
             headers = sigv4_headers(body, access_key=DEVICE_KEY, secret_key=DEVICE_SECRET)
             headers["x-api-key"] = ""  # the client's default key must not win the mode choice
         elif as_ is not None and as_.token:
             headers |= {"authorization": as_.token, "x-api-key": ""}
+        return headers
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: As | None = None
+    ) -> dict[str, Any]:
+        body = orjson.dumps({"query": query, "variables": variables or {}})
+        headers = self.headers_for(body, as_)
         response = await self.client.post("/graphql", content=body, headers=headers)
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()

@@ -281,3 +281,20 @@ def test_handler_reports_the_errortype_as_the_exception_class(
         module.handler(event("Product", "brand", {}, "{ name }"), None)
     # then: the Lambda runtime reports type(exc).__name__ as errorType
     assert type(failed.value).__name__ == "BadEvent"
+
+
+def test_the_default_auth_mode_comes_from_cg_auth_default_mode(
+    graph: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: an API whose default mode is Cognito (no user pool settings: AppSync holds them)
+    monkeypatch.setenv("CG_AUTH_DEFAULT_MODE", "AMAZON_COGNITO_USER_POOLS")
+    # when
+    resolver = LambdaResolver(graph.settings, sources=graph.sources)
+    # then
+    assert resolver.authorization.default_mode is AuthMode.AMAZON_COGNITO_USER_POOLS
+    assert (
+        LambdaResolver(
+            graph.settings, sources=graph.sources, default_mode="AWS_IAM"
+        ).authorization.default_mode
+        is AuthMode.AWS_IAM
+    )

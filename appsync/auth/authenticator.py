@@ -203,6 +203,8 @@ async def open_authenticator(
                 clock=clock,
             )
         if AuthMode.AWS_IAM in modes:
+            if not settings.iam_credentials:
+                raise ValueError("AWS_IAM needs at least one entry in iam_credentials")
             iam = SigV4Verifier(
                 settings.iam_credentials,
                 region=settings.iam_region,

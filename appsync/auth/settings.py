@@ -161,8 +161,8 @@ class AuthSettings(BaseSettings):
             raise ValueError("AMAZON_COGNITO_USER_POOLS needs user_pool_id")
         if AuthMode.OPENID_CONNECT in modes and not self.oidc_issuer:
             raise ValueError("OPENID_CONNECT needs oidc_issuer")
-        if AuthMode.AWS_IAM in modes and not self.iam_credentials:
-            raise ValueError("AWS_IAM needs at least one entry in iam_credentials")
+        # AWS_IAM without iam_credentials is valid here: a deployed API verifies SigV4 in
+        # AWS; only the local server, which verifies it itself, needs them (authenticator.py).
         if AuthMode.AWS_LAMBDA in modes and (
             (self.lambda_authorizer is None) == (self.lambda_function_arn is None)
         ):

@@ -35,7 +35,7 @@ OUTBOX = TableSpec("outbox", ("gsi1",), ttl_attribute="expiresAt")
 ALL_TABLES = (CATALOG, INVENTORY, CUSTOMERS, CARTS, ORDERS, APIKEYS, OUTBOX)
 
 
-def _definition(spec: TableSpec, table_name: str) -> dict[str, Any]:
+def table_definition(spec: TableSpec, table_name: str) -> dict[str, Any]:
     attributes = [("pk", "S"), ("sk", "S")]
     indexes = []
     for index in spec.indexes:
@@ -76,7 +76,7 @@ async def create_tables(dynamo: DynamoClient, specs: Sequence[TableSpec] = ALL_T
         if name in existing:
             continue
         try:
-            await dynamo.raw.create_table(**_definition(spec, name))
+            await dynamo.raw.create_table(**table_definition(spec, name))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
                 raise
