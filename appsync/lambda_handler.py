@@ -21,7 +21,8 @@ returns a value or fails, so any GraphQL error makes the invocation fail with
 `LambdaResolverError` (message and errorType of the first error, every entry in `.errors`);
 `handler` re-raises it as an exception *class named after the errorType*, since the Lambda
 runtime reports `type(exc).__name__` as `errorType` and Direct Lambda resolvers are reported to
-pass it through (`error_types="exception"`), or as `Lambda:Unhandled` (`error_types="unhandled"`).
+pass it through (`error_types="exception"`), or as `Lambda:Unhandled` (`error_types="unhandled"`;
+setting `CG_LAMBDA_ERROR_TYPES`).
 Partial data under the root field is therefore not returned: the whole field fails.
 
 BatchInvoke (§4.4): a list of events runs concurrently with ONE context (one set of
@@ -381,6 +382,16 @@ class _DefaultMode(BaseSettings):
     default_mode: AuthMode = AuthMode.API_KEY
 
 
+class _HandlerSettings(BaseSettings):
+    """`CG_LAMBDA_ERROR_TYPES`: the errorType a failed field reports (§3.5 is unsettled on
+    what Direct Lambda resolvers pass through): `exception`, the exception class named after
+    the GraphQL errorType, or `unhandled`, AppSync's `Lambda:Unhandled`."""
+
+    model_config = SettingsConfigDict(env_prefix="CG_LAMBDA_", env_file=".env", extra="ignore")
+
+    error_types: Literal["exception", "unhandled"] = "exception"
+
+
 class LambdaResolver:
     """The schema, its edge pieces and the sources, for AppSync resolver events."""
 
@@ -392,12 +403,14 @@ class LambdaResolver:
         connector_settings: ConnectorSettings | None = None,
         default_mode: AuthMode | str | None = None,
         sources: Sources | None = None,
-        error_types: Literal["exception", "unhandled"] = "exception",
+        error_types: Literal["exception", "unhandled"] | None = None,
     ) -> None:
         self.settings = settings or Settings()
         edge = edge_settings or EdgeSettings()
         self._connectors = connector_settings
-        self.error_types: Literal["exception", "unhandled"] = error_types
+        self.error_types: Literal["exception", "unhandled"] = (
+            error_types or _HandlerSettings().error_types
+        )
         # As create_app builds it, minus what has no meaning behind AppSync: realtime (AppSync
         # runs the subscriptions) and the API cache (AppSync caches in front of the Lambda).
         # The API's default mode decides who may read fields without an auth directive;

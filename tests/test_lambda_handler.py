@@ -298,3 +298,17 @@ def test_the_default_auth_mode_comes_from_cg_auth_default_mode(
         ).authorization.default_mode
         is AuthMode.AWS_IAM
     )
+
+
+def test_the_errortype_mapping_is_a_setting(graph: Graph, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given
+    monkeypatch.setenv("CG_LAMBDA_ERROR_TYPES", "unhandled")
+    # when
+    resolver = LambdaResolver(graph.settings, sources=graph.sources)
+    error = LambdaResolverError("No product has id 'x'.", "NotFound")
+    # then
+    assert resolver.error_types == "unhandled"
+    assert type(error.for_runtime(resolver.error_types)).__name__ == LAMBDA_UNHANDLED
+    assert LambdaResolver(graph.settings, sources=graph.sources).error_types == "unhandled"
+    monkeypatch.delenv("CG_LAMBDA_ERROR_TYPES")
+    assert LambdaResolver(graph.settings, sources=graph.sources).error_types == "exception"
