@@ -10,6 +10,7 @@ include mk/postgres.mk
 include mk/stripe.mk
 include mk/odata.mk
 include mk/amplify.mk
+include mk/lambda.mk
 
 .PHONY: run test bench bench-faults bench-fanout lint check schema clean
 

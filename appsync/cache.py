@@ -62,7 +62,6 @@ from graphql import (
     default_field_resolver,
 )
 from graphql.language import OperationType
-from redis.exceptions import RedisError
 from strawberry.extensions import SchemaExtension
 
 from appsync.auth.identity import Caller
@@ -194,13 +193,18 @@ class RedisCacheBackend:
     """The ElastiCache stand-in: entries under `prefix` in one Redis, shared by every node."""
 
     def __init__(self, client: Redis, *, prefix: str = "cg:cache:") -> None:
+        # Imported with the client, not with this module: a deployment without Redis (the
+        # Lambda handler) never loads redis (cold start, docs/performance.md).
+        from redis.exceptions import RedisError
+
+        self._failure = RedisError
         self._client = client
         self.prefix = prefix
 
     async def get(self, key: str) -> bytes | None:
         try:
             value = await self._client.get(self.prefix + key)
-        except RedisError as exc:
+        except self._failure as exc:
             raise CacheUnavailableError(f"cache get failed: {exc}") from exc
         # A client built with decode_responses=True would hand back text: refuse it early.
         if isinstance(value, str):
@@ -210,13 +214,13 @@ class RedisCacheBackend:
     async def set(self, key: str, value: bytes, ttl: int) -> None:
         try:
             await self._client.set(self.prefix + key, value, ex=ttl)
-        except RedisError as exc:
+        except self._failure as exc:
             raise CacheUnavailableError(f"cache set failed: {exc}") from exc
 
     async def delete(self, key: str) -> None:
         try:
             await self._client.delete(self.prefix + key)
-        except RedisError as exc:
+        except self._failure as exc:
             raise CacheUnavailableError(f"cache delete failed: {exc}") from exc
 
     async def flush(self) -> None:
@@ -230,7 +234,7 @@ class RedisCacheBackend:
                     batch.clear()
             if batch:
                 await self._client.unlink(*batch)
-        except RedisError as exc:
+        except self._failure as exc:
             raise CacheUnavailableError(f"cache flush failed: {exc}") from exc
 
 

@@ -60,7 +60,6 @@ from graphql import (
     ValidationRule,
 )
 from graphql.pyutils import Path, Undefined
-from redis.exceptions import RedisError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -578,12 +577,17 @@ class RedisTokenBuckets:
     """Buckets shared by every node, in Redis; one atomic script call per request."""
 
     def __init__(self, client: Redis, *, prefix: str = "cg:rate:") -> None:
+        # Imported with the client, not with this module: a deployment without Redis (the
+        # Lambda handler) never loads redis (cold start, docs/performance.md).
+        from redis.exceptions import RedisError
+
+        self._failure = RedisError
         self._prefix = prefix
         self._script = client.register_script(_TAKE_SCRIPT)
 
     async def take(self, key: str, *, rate: float, burst: int) -> RateDecision:
         try:
             allowed, retry = await self._script(keys=[self._prefix + key], args=[rate, burst])
-        except RedisError as exc:
+        except self._failure as exc:
             raise RateLimiterUnavailableError(f"rate limiter: {exc}") from exc
         return RateDecision(bool(allowed), float(retry))

@@ -13,32 +13,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-
-from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
+from typing import TYPE_CHECKING
 
 from datasources.cart import CartSource
 from datasources.catalog import CatalogSource
 from datasources.customer import CustomerSource
-from datasources.demo.generate import DemoData
-from datasources.dynamodb.cart import DynamoCartSource
-from datasources.dynamodb.catalog import DynamoCatalogSource
-from datasources.dynamodb.client import SOURCE as DYNAMODB
-from datasources.dynamodb.client import DynamoClient
-from datasources.dynamodb.customer import DynamoCustomerSource
-from datasources.dynamodb.inventory import DynamoInventorySource
-from datasources.dynamodb.order import DynamoOrderSource
-from datasources.dynamodb.pricing import DynamoPricingSource
+from datasources.dynamodb import SOURCE as DYNAMODB
 from datasources.embedded import embedded_aws
-from datasources.erp.build import open_erp
-from datasources.erp.loyalty_build import open_loyalty
 from datasources.erp.loyalty_settings import LoyaltySettings
 from datasources.erp.settings import ErpSettings
 from datasources.inventory import InventorySource, LiveStockSource
 from datasources.loyalty import LoyaltySource
-from datasources.neptune.client import SOURCE as NEPTUNE
-from datasources.neptune.client import NeptuneClient, open_neptune
-from datasources.neptune.recommendations import NeptuneRecommendationSource
+from datasources.neptune import SOURCE as NEPTUNE
 from datasources.neptune.settings import NeptuneSettings
 from datasources.order import OrderSource
 from datasources.pagination import TokenCodec
@@ -46,10 +32,14 @@ from datasources.payments import PaymentsSource
 from datasources.pricing import ContractPriceSource, PricingSource
 from datasources.recommendations import RecommendationSource
 from datasources.resilience import Resilience
-from datasources.saas.build import open_payments, open_tax
 from datasources.saas.settings import PaymentsSettings, TaxSettings
 from datasources.settings import Settings
 from datasources.tax import CachedTaxSource
+
+if TYPE_CHECKING:
+    from datasources.demo.generate import DemoData
+    from datasources.dynamodb.client import DynamoClient
+    from datasources.neptune.client import NeptuneClient
 
 # Sources whose outage degrades some fields but leaves the service ready to serve.
 OPTIONAL = frozenset({NEPTUNE})
@@ -106,6 +96,13 @@ class Sources:
 
 @asynccontextmanager
 async def open_dynamo(settings: Settings, stack: AsyncExitStack) -> AsyncIterator[DynamoClient]:
+    # The SDK (aiobotocore, botocore, aiohttp) loads here, on first use, not with this module:
+    # importing the Lambda handler stays cheap (cold start, docs/performance.md).
+    from aiobotocore.config import AioConfig
+    from aiobotocore.session import get_session
+
+    from datasources.dynamodb.client import DynamoClient
+
     endpoint = settings.dynamodb_endpoint
     if endpoint is None and settings.embedded:
         endpoint = stack.enter_context(embedded_aws())
@@ -132,6 +129,20 @@ async def open_sources(
 ) -> AsyncIterator[Sources]:
     """Every source, opened once. `neptune` overrides `connectors.neptune`; `demo` feeds the
     embedded ERP and enrolls the demo customers in loyalty when `settings.embedded`."""
+    # Each connector's module (and its SDK) loads when the sources open, not with this module;
+    # the connector builders import an SDK only when the settings select it.
+    from datasources.dynamodb.cart import DynamoCartSource
+    from datasources.dynamodb.catalog import DynamoCatalogSource
+    from datasources.dynamodb.customer import DynamoCustomerSource
+    from datasources.dynamodb.inventory import DynamoInventorySource
+    from datasources.dynamodb.order import DynamoOrderSource
+    from datasources.dynamodb.pricing import DynamoPricingSource
+    from datasources.erp.build import open_erp
+    from datasources.erp.loyalty_build import open_loyalty
+    from datasources.neptune.client import open_neptune
+    from datasources.neptune.recommendations import NeptuneRecommendationSource
+    from datasources.saas.build import open_payments, open_tax
+
     connectors = connectors or ConnectorSettings()
     neptune = neptune or connectors.neptune
     embedded_demo = demo if settings.embedded else None

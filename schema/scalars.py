@@ -21,7 +21,6 @@ from typing import Any, Literal, NewType
 from urllib.parse import urlsplit
 
 import orjson
-import phonenumbers
 import strawberry
 from graphql import GraphQLError, IntValueNode, StringValueNode, ValueNode, print_ast
 from strawberry.types.scalar import ScalarDefinition
@@ -157,6 +156,10 @@ def _is_url(value: str) -> bool:
 def _is_phone(value: str) -> bool:
     if _PHONE_RE.fullmatch(value) is None:
         return False
+    # phonenumbers' metadata takes ~30 ms to import: only a phone value pays for it (Lambda
+    # cold start, docs/performance.md).
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(value, "US")
     except phonenumbers.NumberParseException:

@@ -12,9 +12,34 @@
     authenticator.py   Authenticator: request in, Caller out; open_authenticator()
 """
 
-from appsync.auth.authenticator import Authenticator, open_authenticator
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from appsync.auth.identity import Caller
 from appsync.auth.modes import AuthMode
-from appsync.auth.settings import AuthSettings
+
+if TYPE_CHECKING:
+    from appsync.auth.authenticator import Authenticator, open_authenticator
+    from appsync.auth.settings import AuthSettings
 
 __all__ = ["AuthMode", "AuthSettings", "Authenticator", "Caller", "open_authenticator"]
+
+# Imported on first use: the authenticator brings aiohttp, aiobotocore, joserfc and starlette,
+# and the Lambda handler (whose caller AppSync has already authenticated) needs none of them
+# for `Caller` and `AuthMode` (cold start, docs/performance.md).
+_LAZY = {
+    "Authenticator": "appsync.auth.authenticator",
+    "open_authenticator": "appsync.auth.authenticator",
+    "AuthSettings": "appsync.auth.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

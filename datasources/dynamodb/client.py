@@ -30,6 +30,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from datasources.dynamodb import SOURCE as SOURCE  # re-exported: importers name it from here
 from datasources.errors import (
     ConditionFailedError,
     SourceError,
@@ -42,7 +43,6 @@ from datasources.resilience import Policy, Resilience
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
 
-SOURCE = "DynamoDB"
 BATCH_GET_MAX_KEYS = 100
 BATCH_WRITE_MAX_ITEMS = 25
 _UNPROCESSED_MAX_ATTEMPTS = 8

@@ -16,17 +16,19 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import aiohttp
 
-from datasources.demo.generate import DemoData
-from datasources.erp.demo import ErpData, erp_demo_data
-from datasources.erp.embedded import serve_embedded_erp
 from datasources.erp.odata import SOURCE, ODataClient
 from datasources.erp.prices import ErpContractPriceSource, utc_today
 from datasources.erp.settings import ErpSettings
 from datasources.erp.stock import ErpLiveStockSource
 from datasources.resilience import Resilience
+
+if TYPE_CHECKING:
+    from datasources.demo.generate import DemoData
+    from datasources.erp.demo import ErpData
 
 # aiohttp's own limit, far above the policy's per-attempt timeout: it only frees a socket
 # whose caller has gone (Resilience's timeout cancels the request itself).
@@ -63,6 +65,10 @@ async def open_erp(
     stock_url, pricing_url = settings.stock_url, settings.pricing_url
     async with AsyncExitStack() as stack:
         if stock_url is None and pricing_url is None and settings.embedded and demo is not None:
+            # The embedded ERP (an aiohttp web server) loads only where it runs.
+            from datasources.erp.demo import ErpData, erp_demo_data
+            from datasources.erp.embedded import serve_embedded_erp
+
             data = demo if isinstance(demo, ErpData) else erp_demo_data(demo, today=today())
             server = await stack.enter_async_context(serve_embedded_erp(data))
             stock_url, pricing_url = server.stock_url, server.pricing_url

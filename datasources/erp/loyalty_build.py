@@ -6,6 +6,9 @@
 
 Unlike the graph, an unreachable loyalty database stops start-up: the schema must be known
 to be current before the first redemption, and that takes the database.
+
+A backend's modules are imported when it is chosen: without a DSN, asyncpg is never loaded
+(cold start of the Lambda handler, docs/performance.md).
 """
 
 from __future__ import annotations
@@ -14,17 +17,19 @@ import asyncio
 import math
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
-import asyncpg
-
-from datasources.erp.loyalty import Enrollment, PostgresLoyaltySource, translate
-from datasources.erp.loyalty_demo import seed_loyalty
-from datasources.erp.loyalty_memory import InMemoryLoyaltySource
 from datasources.erp.loyalty_settings import LoyaltySettings
-from datasources.erp.migrate import LOYALTY_MIGRATIONS, Migration, load_migrations, migrate
 from datasources.errors import SourceUnavailableError
 from datasources.loyalty import SOURCE, LoyaltyRecord, RedemptionRecord
 from datasources.resilience import Resilience
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from datasources.erp.loyalty import Enrollment, PostgresLoyaltySource
+    from datasources.erp.loyalty_memory import InMemoryLoyaltySource
+    from datasources.erp.migrate import Migration
 
 _CLOSE_SECONDS = 10.0
 
@@ -63,7 +68,8 @@ class UnconfiguredLoyaltySource:
         )
 
 
-LoyaltyBackend = PostgresLoyaltySource | InMemoryLoyaltySource | UnconfiguredLoyaltySource
+if TYPE_CHECKING:
+    LoyaltyBackend = PostgresLoyaltySource | InMemoryLoyaltySource | UnconfiguredLoyaltySource
 
 
 async def apply_migrations(
@@ -71,6 +77,11 @@ async def apply_migrations(
 ) -> tuple[Migration, ...]:
     """Bring the loyalty schema up to date on a connection of its own (no statement timeout:
     DDL may take longer than any request may). Returns what was applied now."""
+    import asyncpg
+
+    from datasources.erp.loyalty import translate
+    from datasources.erp.migrate import LOYALTY_MIGRATIONS, load_migrations, migrate
+
     assert settings.dsn is not None
     try:
         conn = await asyncpg.connect(
@@ -91,6 +102,10 @@ async def apply_migrations(
 
 
 async def create_loyalty_pool(settings: LoyaltySettings) -> asyncpg.Pool[asyncpg.Record]:
+    import asyncpg
+
+    from datasources.erp.loyalty import translate
+
     assert settings.dsn is not None
     statement_ms = math.ceil(settings.timeout_seconds * 1000)
     try:
@@ -129,10 +144,16 @@ async def open_loyalty(
         if not embedded:
             yield UnconfiguredLoyaltySource(resilience)
             return
+        from datasources.erp.loyalty_demo import seed_loyalty
+        from datasources.erp.loyalty_memory import InMemoryLoyaltySource
+
         memory = InMemoryLoyaltySource(resilience)
         await seed_loyalty(memory, demo_customers)
         yield memory
         return
+    from datasources.erp.loyalty import PostgresLoyaltySource
+    from datasources.erp.loyalty_demo import seed_loyalty
+
     if settings.migrate:
         await apply_migrations(settings)
     pool = await create_loyalty_pool(settings)

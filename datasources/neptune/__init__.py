@@ -8,3 +8,7 @@ goes through one `Resilience` named "Neptune", so failures surface as `Neptune:<
     recommendations.py  the four traversals           projection.py  records -> upserts, batches
     rebuild.py    the graph rebuilt from DynamoDB     local.py       Gremlin Server for make run
 """
+
+# The name every error and metric of this source carries; here rather than in client.py so
+# that naming the source does not load its SDK.
+SOURCE = "Neptune"

@@ -41,12 +41,12 @@ from datasources.errors import (
     SourceTimeoutError,
     SourceUnavailableError,
 )
+from datasources.neptune import SOURCE as SOURCE  # re-exported: importers name it from here
 from datasources.neptune.graph import Traversal
 from datasources.neptune.settings import NeptuneSettings
 from datasources.neptune.sigv4 import ConnectionFactory, CredentialsProvider, HandshakeSigner
 from datasources.resilience import Resilience
 
-SOURCE = "Neptune"
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 _CLOSE_WAIT_SECONDS = 15.0
 

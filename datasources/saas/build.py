@@ -5,7 +5,8 @@
 
 Each source gets its own `Resilience` ("Payments" / "Tax"), exposed as `source.resilience`
 for the metrics endpoint; tests pass one with a fake clock and sleep. A Stripe source owns an
-aiohttp session, created on its first call and closed on exit.
+aiohttp session, created on its first call and closed on exit. The Stripe SDK is imported only
+when the settings choose Stripe: the sandbox needs none of it.
 """
 
 from __future__ import annotations
@@ -13,14 +14,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import stripe
-
 from datasources.payments import SOURCE as PAYMENTS
 from datasources.payments import PaymentsSource
 from datasources.resilience import Resilience
 from datasources.saas.sandbox import SandboxPayments, SandboxTax
 from datasources.saas.settings import PaymentsSettings, TaxSettings
-from datasources.saas.stripe import StripePayments, StripeTax, stripe_client
 from datasources.tax import SOURCE as TAX
 from datasources.tax import TaxSource
 
@@ -33,6 +31,10 @@ async def open_payments(
     if settings.provider == "sandbox":
         yield SandboxPayments(guard)
         return
+    import stripe
+
+    from datasources.saas.stripe import StripePayments, stripe_client
+
     http = stripe.AIOHTTPClient()
     try:
         key = settings.stripe_api_key.get_secret_value()
@@ -49,6 +51,10 @@ async def open_tax(
     if settings.provider == "sandbox":
         yield SandboxTax(guard)
         return
+    import stripe
+
+    from datasources.saas.stripe import StripeTax, stripe_client
+
     http = stripe.AIOHTTPClient()
     try:
         key = settings.stripe_api_key.get_secret_value()

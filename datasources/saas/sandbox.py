@@ -40,7 +40,7 @@ from datasources.payments import SOURCE as PAYMENTS
 from datasources.payments import PaymentRecord, PaymentRequest, PaymentStatus
 from datasources.records import MoneyRecord
 from datasources.resilience import Resilience
-from datasources.saas.stripe import NONTAXABLE, from_minor_units, to_minor_units
+from datasources.saas.minor_units import NONTAXABLE, from_minor_units, to_minor_units
 from datasources.tax import SOURCE as TAX
 from datasources.tax import TaxRecord, TaxRequest
 
