@@ -12,8 +12,11 @@ from __future__ import annotations
 import argparse
 import io
 import itertools
+import re
+import subprocess
 import uuid
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -174,6 +177,25 @@ def test_plan_gives_every_subscribe_hook_a_none_resolver(base_plan: ApiPlan) -> 
     assert "util.unauthorized()" in order_code
     cart_code = subscriptions["onCartUpdated"].code or ""
     assert "extensions.setSubscriptionInvalidationFilter" in cart_code
+
+
+def test_every_appsync_js_resolver_parses_as_an_es_module(
+    base_plan: ApiPlan, tmp_path: Path
+) -> None:
+    """APPSYNC_JS is an ES module with `request` and `response` exports; Node parses it
+    (`node --check`, no evaluation) so a syntax error fails here, not at AppSync."""
+    coded = [r for r in base_plan.resolvers if r.code]
+    assert len(coded) == 5  # the three publish* mutations and the two subscribe hooks
+    for resolver in coded:
+        source = tmp_path / f"{resolver.key}.mjs"
+        source.write_text(resolver.code or "")
+        checked = subprocess.run(["node", "--check", str(source)], capture_output=True, text=True)
+        assert checked.returncode == 0, (resolver.key, checked.stderr)
+        assert re.search(r"^export function request\(ctx\)", resolver.code or "", re.M)
+        assert re.search(r"^export function response\(ctx\)", resolver.code or "", re.M)
+    broken = tmp_path / "broken.mjs"
+    broken.write_text("export function request(ctx) {\n  return {\n}\n")
+    assert subprocess.run(["node", "--check", str(broken)], capture_output=True).returncode != 0
 
 
 def test_plan_auth_modes_are_valid_create_graphql_api_requests(moto_client: AppSyncClient) -> None:
