@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from appsync.deploy.template.cfn import Json, Template, get_att, logical_id, sub
-from datasources.dynamodb.tables import ALL_TABLES, OUTBOX, TableSpec
+from datasources.dynamodb.tables import ALL_TABLES, OUTBOX, TableSpec, table_definition
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,32 +33,12 @@ class TableRef:
 
 
 def table_properties(spec: TableSpec, table_name: str) -> dict[str, Json]:
-    attributes = [("pk", "S"), ("sk", "S")]
-    indexes = []
-    for index in spec.indexes:
-        attributes += [(f"{index}pk", "S"), (f"{index}sk", "S")]
-        indexes.append(
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": f"{index}pk", "KeyType": "HASH"},
-                    {"AttributeName": f"{index}sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        )
+    # CreateTable's request and the CloudFormation resource share these property names, so
+    # the key schema is the one `create_tables` sends, not a copy of it.
     properties: dict[str, Json] = {
-        "TableName": table_name,
-        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in attributes],
-        "KeySchema": [
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        "BillingMode": "PAY_PER_REQUEST",
+        **table_definition(spec, table_name),
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
     }
-    if indexes:
-        properties["GlobalSecondaryIndexes"] = indexes
     if spec.ttl_attribute:
         properties["TimeToLiveSpecification"] = {
             "AttributeName": spec.ttl_attribute,
