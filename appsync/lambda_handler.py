@@ -78,7 +78,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from strawberry import Schema
 
 from appsync.auth.actor import actor_of
-from appsync.auth.identity import Caller
+from appsync.auth.identity import Caller, opaque_principal
 from appsync.auth.modes import AuthMode
 from appsync.authz import FieldAuthorization
 from appsync.errors import INTERNAL_FAILURE, format_error
@@ -201,15 +201,17 @@ def caller_from_event(event: Event) -> Caller:
 
 
 def _principal(mode: AuthMode, identity: Mapping[str, Any] | None) -> str:
+    """As `Caller.principal` is built on the HTTP edge: stable per principal, no PII."""
     if identity is None:
-        return f"{mode}:lambda-event"
+        return opaque_principal(mode, "lambda-event")
     match mode:
         case AuthMode.AWS_IAM:
-            return f"{mode}:{identity.get('userArn')}"
+            return opaque_principal(mode, str(identity.get("userArn")))
         case AuthMode.AWS_LAMBDA:
-            return f"{mode}:{orjson.dumps(identity, option=orjson.OPT_SORT_KEYS).decode()}"
+            context = orjson.dumps(identity, option=orjson.OPT_SORT_KEYS).decode()
+            return opaque_principal(mode, context)
         case _:
-            return f"{mode}:{identity.get('issuer')}:{identity.get('sub')}"
+            return opaque_principal(mode, str(identity.get("issuer")), str(identity.get("sub")))
 
 
 # --- the operation -----------------------------------------------------------------------

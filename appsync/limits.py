@@ -247,7 +247,7 @@ def _aliases_rule(limit: int) -> type[ValidationRule]:
     class MaxAliases(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
-            fragments = _fragments(context.document)
+            fragments = fragments_of(context.document)
             count = sum(
                 _aliases(definition.selection_set, fragments, frozenset())
                 for definition in context.document.definitions
@@ -259,7 +259,8 @@ def _aliases_rule(limit: int) -> type[ValidationRule]:
     return MaxAliases
 
 
-def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    """The document's fragment definitions by name."""
     return {
         definition.name.value: definition
         for definition in document.definitions
@@ -269,7 +270,7 @@ def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
 
 def _max_depth(document: DocumentNode) -> int:
     """Deepest field nesting of any operation: `{ a { b } }` is 2; fragments are transparent."""
-    fragments = _fragments(document)
+    fragments = fragments_of(document)
     memo: dict[str, int] = {}
     return max(
         (

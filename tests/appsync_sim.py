@@ -223,16 +223,21 @@ class AppSyncFront:
 
     @staticmethod
     def _entry(error: Exception, key: str, node: FieldNode) -> dict[str, Any]:
-        assert node.loc is not None
-        line, column = _position(node)
         return {
             "path": [key],
             "data": None,
             "errorType": type(error).__name__,
             "errorInfo": None,
-            "locations": [{"line": line, "column": column, "sourceName": None}],
+            "locations": [location(node)],
             "message": getattr(error, "message", str(error)),
         }
+
+
+def location(node: FieldNode) -> dict[str, Any]:
+    """An error entry's location of a field node (AppSync's shape)."""
+    assert node.loc is not None
+    token = node.loc.start_token
+    return {"line": token.line, "column": token.column, "sourceName": None}
 
 
 def _included(node: FieldNode | InlineFragmentNode | FragmentSpreadNode, variables: Any) -> bool:
@@ -260,12 +265,3 @@ def _root_fields(
             for key, nodes in _root_fields(inner, fragments, variables).items():
                 fields.setdefault(key, []).extend(nodes)
     return fields
-
-
-def _position(node: FieldNode) -> tuple[int, int]:
-    assert node.loc is not None
-    source = node.loc.source.body
-    start = node.loc.start
-    line = source.count("\n", 0, start) + 1
-    column = start - (source.rfind("\n", 0, start) + 1) + 1
-    return line, column

@@ -40,20 +40,18 @@ from graphql import (
 )
 
 from appsync.lambda_handler import LambdaResolver
-from appsync_sim import AppSyncFront
+from appsync_sim import AppSyncFront, location
 from conformance_corpus import CORPUS, Case, Setup, Who
 from conftest import CUSTOMER, OTHER_CUSTOMER, STAFF, As, Graph
 from datasources.demo.generate import DemoData
+from test_cart import in_stock_variants
+from test_place_order import cart_with
 
 FRESH = re.compile(
     r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # uuid
     r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})"  # AWSDateTime
     r"|(?:crt|cart|ord|pi|line|ln|pay)_[0-9A-Za-z_-]{6,})$"  # minted ids
 )
-ADD = """mutation Add($cartId: ID!, $lines: [CartLineInput!]!) {
-  addCartLines(cartId: $cartId, lines: $lines) { userErrors { code } } }"""
-CREATE = """mutation Create($input: CreateCartInput!) {
-  createCart(input: $input) { cart { id } userErrors { code } } }"""
 PLACE = """mutation Place($input: PlaceOrderInput!) {
   placeOrder(input: $input) { order { id number } userErrors { code } } }"""
 LINES = "query Lines($id: ID!) { cart(id: $id) { lines { id } } }"
@@ -73,16 +71,10 @@ def as_of(graph: Graph, who: Who) -> As | None:
             return As(device=True)
 
 
-def stocked(demo: DemoData, minimum: int = 60) -> list[tuple[str, str]]:
-    """(variant id, sku) of variants with at least `minimum` available in the WEB warehouses."""
-    web = {loc.id for loc in demo.locations if "WEB" in loc.channels}
+def stocked(demo: DemoData, count: int = 3) -> list[tuple[str, str]]:
+    """(variant id, sku) of `count` variants with plenty of stock in the WEB warehouses."""
     skus = {v.id: v.sku for p in demo.products for v in p.variants}
-    return [
-        (variant_id, skus[variant_id])
-        for stock in demo.stock
-        for variant_id, levels in stock.by_variant.items()
-        if sum(lv.available for loc, lv in levels.items() if loc in web) >= minimum
-    ]
+    return [(v, skus[v]) for v in in_stock_variants(demo, count)]
 
 
 @dataclass
@@ -124,13 +116,9 @@ class CaseSetup(Setup):
         return order_id
 
     async def cart(self, who: Who = "key", lines: int = 1, **input: Any) -> str:
-        as_ = as_of(self.graph, who)
-        created = await self.graph.data(CREATE, {"input": {"channel": "WEB", **input}}, as_=as_)
-        cart_id: str = created["createCart"]["cart"]["id"]
-        self.minted.append(cart_id)
         wanted = [{"variantId": v, "quantity": 1} for v, _ in stocked(self.demo)[:lines]]
-        added = await self.graph.data(ADD, {"cartId": cart_id, "lines": wanted}, as_=as_)
-        assert added["addCartLines"]["userErrors"] == []
+        cart_id = await cart_with(self.graph, wanted, as_of(self.graph, who), **input)
+        self.minted.append(cart_id)
         return cart_id
 
     async def first_line(self, cart_id: str) -> str:
@@ -196,7 +184,7 @@ def through_direct_lambda(schema: GraphQLSchema, case: Case, answer: dict[str, A
                 "data": None,
                 "errorType": first["errorType"],
                 "errorInfo": None,
-                "locations": [_location(node)],
+                "locations": [location(node)],
                 "message": first["message"],
             }
         )
@@ -210,15 +198,6 @@ def through_direct_lambda(schema: GraphQLSchema, case: Case, answer: dict[str, A
     if errors:
         expected["errors"] = errors
     return expected
-
-
-def _location(node: FieldNode) -> dict[str, Any]:
-    assert node.loc is not None
-    return {
-        "line": node.loc.start_token.line,
-        "column": node.loc.start_token.column,
-        "sourceName": None,
-    }
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ from datasources.demo.load import load_demo
 from datasources.dynamodb.tables import create_tables
 from datasources.neptune.settings import NeptuneSettings
 from datasources.settings import Settings
+from test_lambda_handler import event, product_event
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
@@ -104,30 +105,6 @@ print(json.dumps(
     default=str,
 ))
 """
-
-PRODUCT_SELECTION = """{
-  id
-  name
-  brand {
-    name
-  }
-  category {
-    name
-  }
-  variants {
-    sku
-    price(channel: $channel) {
-      price {
-        amount
-        currencyCode
-      }
-    }
-    stock {
-      locationId
-      available
-    }
-  }
-}"""
 
 
 @dataclass(frozen=True)
@@ -333,32 +310,6 @@ async def seeded(engine_endpoints: dict[str, str]) -> tuple[Settings, DemoData]:
     return settings, demo
 
 
-def event(
-    field: str, arguments: dict[str, Any], selection: str, variables: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """A Query field's event as AppSync sends it to a Direct Lambda resolver, from an API key
-    caller (whose identity is null)."""
-    return {
-        "arguments": arguments,
-        "identity": None,
-        "source": None,
-        "request": {"headers": {"x-forwarded-for": "1.1.1.1"}, "domainName": None},
-        "prev": None,
-        "info": {
-            "selectionSetList": [],
-            "selectionSetGraphQL": selection,
-            "parentTypeName": "Query",
-            "fieldName": field,
-            "variables": variables or {},
-        },
-        "stash": {},
-    }
-
-
-def product_event(product_id: str) -> dict[str, Any]:
-    return event("product", {"id": product_id}, PRODUCT_SELECTION, {"channel": "WEB"})
-
-
 async def test_the_built_handler_answers_appsync_events(
     package: Package, seeded: tuple[Settings, DemoData]
 ) -> None:
@@ -368,7 +319,7 @@ async def test_the_built_handler_answers_appsync_events(
     events: list[Any] = [
         product_event(product.id),
         # Query.customer admits no API key
-        event("customer", {"id": demo.customers[0].id}, "{\n  id\n}"),
+        event("Query", "customer", {"id": demo.customers[0].id}, "{\n  id\n}"),
         [product_event(p.id) for p in demo.products[:3]],  # a BatchInvoke
     ]
     env = {

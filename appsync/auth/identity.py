@@ -29,7 +29,7 @@ def _source_ips(source_ip: str | None) -> list[str]:
     return [source_ip] if source_ip else []
 
 
-def _opaque(*parts: str) -> str:
+def opaque_principal(*parts: str) -> str:
     # Limits and caches key on this: stable per principal, and no PII (emails, ARNs) in keys.
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
@@ -46,7 +46,7 @@ class ApiKeyIdentity:
 
     @property
     def principal(self) -> str:
-        return _opaque(self.mode, self.key_id)
+        return opaque_principal(self.mode, self.key_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ class IamIdentity:
 
     @property
     def principal(self) -> str:
-        return _opaque(self.mode, self.user_arn)
+        return opaque_principal(self.mode, self.user_arn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +100,7 @@ class CognitoIdentity:
 
     @property
     def principal(self) -> str:
-        return _opaque(self.mode, self.issuer, self.sub)
+        return opaque_principal(self.mode, self.issuer, self.sub)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +115,7 @@ class OidcIdentity:
 
     @property
     def principal(self) -> str:
-        return _opaque(self.mode, self.issuer, self.sub)
+        return opaque_principal(self.mode, self.issuer, self.sub)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +133,7 @@ class LambdaIdentity:
 
     @property
     def principal(self) -> str:
-        return _opaque(self.mode, self.token_digest)
+        return opaque_principal(self.mode, self.token_digest)
 
 
 Identity = ApiKeyIdentity | IamIdentity | CognitoIdentity | OidcIdentity | LambdaIdentity

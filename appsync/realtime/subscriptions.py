@@ -55,7 +55,6 @@ from graphql import (
     DocumentNode,
     ExecutionResult,
     FieldNode,
-    FragmentDefinitionNode,
     GraphQLError,
     GraphQLID,
     OperationDefinitionNode,
@@ -79,6 +78,7 @@ from appsync.errors import (
     AppSyncError,
     format_error,
 )
+from appsync.limits import fragments_of
 from appsync.realtime.broker import Broker
 from appsync.realtime.filters import FilterError, SubscriptionFilter, parse_filter
 from appsync.realtime.projection import FieldOutcomes, Projector, root_fields, selected_fields
@@ -223,6 +223,7 @@ class Realtime:
         self._schema: strawberry.Schema | None = None
         self._projector: Projector | None = None
         self._fields: dict[str, _Field] = {}
+        self._subscribed: frozenset[str] = frozenset()
         self._by_mutation: dict[str, set[Subscription]] = {}
         self._by_field: dict[str, set[Subscription]] = {}
         self._listener: asyncio.Task[None] | None = None
@@ -237,12 +238,14 @@ class Realtime:
     def prepare(self, schema: strawberry.Schema) -> None:
         """Read every `@aws_subscribe` and check it (`SchemaError` lists the problems)."""
         self._fields = subscription_fields(schema)
+        # Read after every executed operation (publish_result): built once here.
+        self._subscribed = frozenset(m for f in self._fields.values() for m in f.mutations)
         self._schema = schema
         self._projector = Projector(schema._schema)
 
     @property
     def subscribed_mutations(self) -> frozenset[str]:
-        return frozenset(m for f in self._fields.values() for m in f.mutations)
+        return self._subscribed
 
     @property
     def active(self) -> int:
@@ -288,7 +291,7 @@ class Realtime:
         coerced = get_variable_values(core, operation.variable_definitions or (), raw_variables)
         if isinstance(coerced, list):
             raise SubscribeError(projector.format_errors(coerced, document))
-        fragments = _fragments(document)
+        fragments = fragments_of(document)
         node = root_fields(operation, fragments)[0]  # validation: exactly one
         spec = self._fields[node.name.value]
         refusal = self._authorization.check(schema, caller, "Subscription", spec.name)
@@ -309,7 +312,7 @@ class Realtime:
             equality=arguments,
             filters=filters,
             invalidation=invalidation,
-            outcomes=(outcomes := self._authorization.outcomes(schema, caller)),
+            outcomes=outcomes,
             projection_key=_projection_key(
                 query, operation_name, raw_variables, spec.name, outcomes
             ),
@@ -375,7 +378,7 @@ class Realtime:
         operation = get_operation_ast(document, operation_name)
         if operation is None or operation.operation is not OperationType.MUTATION:
             return 0
-        fragments = _fragments(document)
+        fragments = fragments_of(document)
         subscribed = self.subscribed_mutations
         published = 0
         invalidations: list[Invalidation] = []
@@ -573,14 +576,6 @@ class _PublishExtension(SchemaExtension):
 def _directives(extensions: Mapping[str, Any] | None) -> list[object]:
     definition = (extensions or {}).get("strawberry-definition")
     return list(getattr(definition, "directives", None) or ())
-
-
-def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
-    return {
-        node.name.value: node
-        for node in document.definitions
-        if isinstance(node, FragmentDefinitionNode)
-    }
 
 
 def _arguments(node: FieldNode, variables: Mapping[str, Any], spec: _Field) -> dict[str, Any]:

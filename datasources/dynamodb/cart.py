@@ -88,10 +88,10 @@ _LOST_RACE = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 
 
 class DynamoCartSource:
-    def __init__(self, dynamo: DynamoClient, outbox: Outbox | None = None) -> None:
+    def __init__(self, dynamo: DynamoClient) -> None:
         self._dynamo = dynamo
         self.table = dynamo.table(CARTS.name)
-        self._outbox = outbox or Outbox(dynamo)
+        self._outbox = Outbox(dynamo)
         self._locks = KeyedLocks()
 
     def exclusive(self, cart_id: str) -> AbstractAsyncContextManager[None]:

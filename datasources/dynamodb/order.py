@@ -144,13 +144,11 @@ def idempotency_key(key: str) -> dict[str, str]:
 
 
 class DynamoOrderSource:
-    def __init__(
-        self, dynamo: DynamoClient, tokens: TokenCodec, outbox: Outbox | None = None
-    ) -> None:
+    def __init__(self, dynamo: DynamoClient, tokens: TokenCodec) -> None:
         self._dynamo = dynamo
         self._tokens = tokens
         self._table = dynamo.table(ORDERS.name)
-        self._outbox = outbox or Outbox(dynamo)
+        self._outbox = Outbox(dynamo)
 
     async def orders_by_id(self, ids: Sequence[str]) -> Sequence[OrderRecord | None]:
         items = await self._dynamo.get_many(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -18,14 +17,12 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from datasources.dynamodb.client import botocore_deadline
 from datasources.errors import (
     SourceError,
     SourceRejectedError,
     SourceTimeoutError,
     SourceUnavailableError,
 )
-from datasources.resilience import Policy
 
 EVENTBRIDGE = "EventBridge"
 SQS = "SQS"
@@ -74,14 +71,3 @@ def translate(source: str, exc: Exception) -> SourceError:
     if isinstance(exc, EndpointConnectionError | BotoCoreError | OSError):
         return SourceUnavailableError(source, f"{source} cannot be reached.")
     return SourceUnavailableError(source, f"{source} call failed: {type(exc).__name__}")
-
-
-def policy(config: Config, *, failure_threshold: int, reset_seconds: float) -> Policy:
-    """As DynamoDB's: botocore retries (standard mode), the deadline sits above its own."""
-    return Policy(
-        timeout_seconds=botocore_deadline(config) + 1.0,
-        failure_threshold=failure_threshold,
-        reset_seconds=reset_seconds,
-        max_concurrency=int(getattr(config, "max_pool_connections", None) or 10),
-        retries=0,
-    )

@@ -22,8 +22,8 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
-from datasources.dynamodb.client import DynamoClient
-from datasources.events.aws import EVENTBRIDGE, SQS, EventsClient, SqsClient, policy
+from datasources.dynamodb.client import DynamoClient, policy_for
+from datasources.events.aws import EVENTBRIDGE, SQS, EventsClient, SqsClient
 from datasources.events.consumer import Handler, QueueConsumer
 from datasources.events.outbox import OUTBOX_SHARDS, Outbox
 from datasources.events.records import SOURCE_PREFIX
@@ -169,7 +169,8 @@ class Events:
 
 
 def _policy(config: AioConfig, settings: EventsSettings) -> Policy:
-    return policy(
+    # As DynamoDB's: botocore retries (standard mode), the deadline sits above its own.
+    return policy_for(
         config, failure_threshold=settings.failure_threshold, reset_seconds=settings.reset_seconds
     )
 

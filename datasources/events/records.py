@@ -24,6 +24,12 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def iso(epoch: float) -> str:
+    """`now_iso`'s format for a moment given in epoch seconds."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def new_event_id() -> str:
     return uuid.uuid4().hex
 

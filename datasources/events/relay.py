@@ -23,7 +23,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from datasources.dynamodb.client import Item
@@ -36,6 +35,7 @@ from datasources.events.outbox import (
     entry_size,
     epoch_ms,
 )
+from datasources.events.records import iso
 from datasources.resilience import Resilience
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ class Relay:
                 now = self._clock()
                 await self.outbox.mark_published(
                     accepted,
-                    published_at=_iso(now),
+                    published_at=iso(now),
                     expires_at=int(now) + self.retention_seconds,
                 )
                 published += len(accepted)
@@ -239,8 +239,3 @@ class Relay:
                 wait = max(self.poll_seconds, self._rng() * cap)
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
-
-
-def _iso(epoch: float) -> str:
-    moment = datetime.fromtimestamp(epoch, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -27,7 +27,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from datasources.build import open_dynamo
@@ -35,6 +34,7 @@ from datasources.dynamodb.client import Item, from_wire
 from datasources.errors import SourceError
 from datasources.events.build import open_events
 from datasources.events.outbox import Outbox
+from datasources.events.records import iso
 from datasources.events.relay import MAX_BATCH_ENTRIES, EventBus, Relay, batches
 from datasources.events.settings import EventsSettings
 from datasources.settings import Settings
@@ -149,7 +149,7 @@ class StreamDrain:
         now = self._clock()
         try:
             await self.outbox.mark_published(
-                accepted, published_at=_iso(now), expires_at=int(now) + self.retention_seconds
+                accepted, published_at=iso(now), expires_at=int(now) + self.retention_seconds
             )
         except SourceError as exc:
             # EventBridge has them: retrying the records would only publish them again. They
@@ -188,11 +188,6 @@ class StreamDrain:
 def _sequence_order(sequence_number: str) -> tuple[int, str]:
     # Stream sequence numbers are decimal strings of varying length.
     return (len(sequence_number), sequence_number)
-
-
-def _iso(epoch: float) -> str:
-    moment = datetime.fromtimestamp(epoch, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def is_scheduled(event: Mapping[str, Any]) -> bool:
