@@ -205,7 +205,7 @@ def create_app(
             if settings.embedded and neptune.endpoint is None:
                 url = await start_local_graph(stack)
                 if url is not None:
-                    neptune, local_graph = neptune.model_copy(update={"endpoint": url}), True
+                    neptune, local_graph = neptune.replace(endpoint=url), True
             # The embedded ERP and loyalty serve the same demo set DynamoDB is seeded with.
             data = await asyncio.to_thread(demo_data, settings) if settings.embedded else None
             sources = await stack.enter_async_context(

@@ -41,7 +41,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 import orjson
 from graphql import (
@@ -74,7 +74,6 @@ from graphql import (
     visit,
 )
 from graphql.language import ArgumentNode, ListTypeNode, NonNullTypeNode
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from strawberry import Schema
 
 from appsync.auth.actor import actor_of
@@ -85,6 +84,7 @@ from appsync.errors import INTERNAL_FAILURE, format_error
 from appsync.limits import Limits
 from appsync.settings import EdgeSettings
 from datasources.build import ConnectorSettings, Sources, open_sources
+from datasources.envsettings import EnvSettings
 from datasources.settings import Settings
 from resolvers.context import Context, build_context
 from schema import build_schema
@@ -378,18 +378,18 @@ def _encode_json_scalars(value: Any, graphql_type: GraphQLInputType) -> Any:
 # --- the resolver ------------------------------------------------------------------------
 
 
-class _DefaultMode(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CG_AUTH_", env_file=".env", extra="ignore")
+class _DefaultMode(EnvSettings):
+    env_prefix: ClassVar[str] = "CG_AUTH_"
 
     default_mode: AuthMode = AuthMode.API_KEY
 
 
-class _HandlerSettings(BaseSettings):
+class _HandlerSettings(EnvSettings):
     """`CG_LAMBDA_ERROR_TYPES`: the errorType a failed field reports (§3.5 is unsettled on
     what Direct Lambda resolvers pass through): `exception`, the exception class named after
     the GraphQL errorType, or `unhandled`, AppSync's `Lambda:Unhandled`."""
 
-    model_config = SettingsConfigDict(env_prefix="CG_LAMBDA_", env_file=".env", extra="ignore")
+    env_prefix: ClassVar[str] = "CG_LAMBDA_"
 
     error_types: Literal["exception", "unhandled"] = "exception"
 

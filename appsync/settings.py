@@ -5,13 +5,11 @@ Authentication has its own class (`appsync.auth.AuthSettings`, `CG_AUTH_`).
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import ClassVar, Literal
 
 from appsync.cache import CacheSettings, CachingBehavior, CachingConfig
 from appsync.limits import Introspection, LimitSettings
+from datasources.envsettings import EnvSettings, SecretStr, setting
 
 # PER_RESOLVER_CACHING's cachingConfig, as it would be set on each AppSync resolver: the
 # catalog's public reads, and carts keyed by id (evicted by every cart mutation).
@@ -26,24 +24,24 @@ CACHED_RESOLVERS = {
 }
 
 
-class EdgeSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CG_", env_file=".env", extra="ignore")
+class EdgeSettings(EnvSettings):
+    env_prefix: ClassVar[str] = "CG_"
 
-    query_depth_limit: int = Field(default=0, ge=0, le=75)
-    resolver_count_limit: int = Field(default=10_000, ge=0, le=10_000)
+    query_depth_limit: int = setting(default=0, ge=0, le=75)
+    resolver_count_limit: int = setting(default=10_000, ge=0, le=10_000)
     introspection: Introspection = Introspection.ENABLED
-    max_tokens: int = Field(default=15_000, ge=1)
-    max_aliases: int = Field(default=100, ge=1)
-    execution_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_tokens: int = setting(default=15_000, ge=1)
+    max_aliases: int = setting(default=100, ge=1)
+    execution_timeout_seconds: float = setting(default=30.0, gt=0)
 
-    rate_limit_per_second: float = Field(default=50.0, gt=0)
-    rate_limit_burst: int = Field(default=100, ge=1)
+    rate_limit_per_second: float = setting(default=50.0, gt=0)
+    rate_limit_burst: int = setting(default=100, ge=1)
 
     caching: Literal["NONE", "FULL_REQUEST_CACHING", "PER_RESOLVER_CACHING"] = "NONE"
-    cache_ttl_seconds: int = Field(default=300, ge=1, le=3600)
+    cache_ttl_seconds: int = setting(default=300, ge=1, le=3600)
     cache_secret: SecretStr = SecretStr("dev-only-cache-secret-change-me")
 
-    redis_url: str | None = Field(
+    redis_url: str | None = setting(
         default=None, description="Shared rate-limit buckets and cache; None = in memory."
     )
 

@@ -57,7 +57,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
-from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from appsync.auth import AuthMode, AuthSettings
@@ -69,6 +68,7 @@ from datasources.build import ConnectorSettings, Sources
 from datasources.demo.generate import DemoData, generate_demo
 from datasources.demo.load import load_demo
 from datasources.dynamodb.tables import create_tables
+from datasources.envsettings import SecretStr
 from datasources.erp.demo import contract_customers, erp_demo_data
 from datasources.erp.loyalty_demo import Enrolling, demo_accounts, seed_loyalty
 from datasources.erp.loyalty_settings import LoyaltySettings
@@ -973,7 +973,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--loyalty-pool-min-size",
         type=int,
-        default=LoyaltySettings.model_fields["pool_min_size"].default,
+        default=LoyaltySettings.fields()["pool_min_size"].default,
         help="asyncpg's connection floor (default: the product's); a pool below its floor "
         "reconnects in the background, breaker or not",
     )

@@ -153,7 +153,7 @@ async def open_sources(
         tax = await stack.enter_async_context(open_tax(connectors.tax))
         erp_settings = connectors.erp
         if settings.embedded and not erp_settings.embedded:
-            erp_settings = erp_settings.model_copy(update={"embedded": True})
+            erp_settings = erp_settings.replace(embedded=True)
         erp = await stack.enter_async_context(open_erp(erp_settings, demo=embedded_demo))
         loyalty = await stack.enter_async_context(
             open_loyalty(

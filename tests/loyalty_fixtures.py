@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
+from datasources.envsettings import SecretStr
 from datasources.erp.loyalty import PostgresLoyaltySource
 from datasources.erp.loyalty_build import open_loyalty
 from datasources.erp.loyalty_memory import InMemoryLoyaltySource

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from auth_helpers import CognitoPool
 from conftest import CUSTOMER, OTHER_CUSTOMER, As, Graph, auth_settings_for, settings_for
@@ -27,6 +26,7 @@ from datasources.demo.generate import DemoData
 from datasources.demo.load import load_demo
 from datasources.dynamodb.apikeys import create_api_key
 from datasources.dynamodb.tables import INVENTORY, create_tables
+from datasources.envsettings import SecretStr
 from datasources.erp.demo import contract_amount
 from datasources.erp.loyalty_demo import seed_loyalty
 from datasources.erp.loyalty_settings import LoyaltySettings
@@ -163,7 +163,7 @@ async def connected(
         )
         # Tax is not cached here: tests fail it and expect the next read to see it.
         settings = settings_for(engine_endpoints["dynamodb-local"], prefix="cg-conn-")
-        settings = settings.model_copy(update={"tax_cache_seconds": 0.0})
+        settings = settings.replace(tax_cache_seconds=0.0)
         app = create_app(
             settings, auth_settings=auth_settings_for(cognito), connector_settings=connectors
         )

@@ -25,7 +25,6 @@ from botocore.stub import ANY, Stubber
 from botocore.validate import validate_parameters
 from graphql import build_schema as build_graphql_schema
 from mypy_boto3_appsync import AppSyncClient
-from pydantic import SecretStr
 
 from appsync.auth import AuthMode, AuthSettings
 from appsync.auth.settings import IamCredential
@@ -42,6 +41,7 @@ from appsync.deploy.plan import (
 from appsync.deploy.settings import DeploySettings
 from appsync.realtime.access import SUBSCRIPTION_HOOKS
 from appsync.settings import CACHED_RESOLVERS, EdgeSettings
+from datasources.envsettings import SecretStr
 from schema.sdl import APPSYNC_BASE_SDL
 
 LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:commerce-graph"
@@ -368,7 +368,7 @@ def test_settings_change_updates_the_api(moto_client: AppSyncClient, base_plan: 
 
     # when IAM is added as a mode, X-Ray turned on and a depth limit set (a dry run first)
     auth = AuthSettings(additional_modes=[AuthMode.AWS_IAM], iam_credentials=DEVICE)
-    changed_settings = settings.model_copy(update={"xray_enabled": True})
+    changed_settings = settings.replace(xray_enabled=True)
     changed = make_plan(changed_settings, auth=auth, edge=EdgeSettings(query_depth_limit=8))
     log = CallLog(moto_client)
     dry = Deployment(AppSyncApi(moto_client), changed, changed_settings, dry_run=True)

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from pydantic import SecretStr
 
 from datasources.demo.generate import DemoData, product_id
+from datasources.envsettings import SecretStr
 from datasources.erp.build import ErpSources, open_erp
 from datasources.erp.demo import ErpData
 from datasources.erp.embedded import EmbeddedErp, serve_embedded_erp

@@ -15,7 +15,6 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
 from graphql import build_schema as build_graphql_schema
-from pydantic_settings import BaseSettings
 
 import server
 from appsync.auth import AuthMode, AuthSettings
@@ -32,6 +31,7 @@ from appsync.settings import EdgeSettings
 from conftest import Graph
 from datasources.demo.generate import DemoData
 from datasources.dynamodb.tables import ALL_TABLES, OUTBOX, table_definition
+from datasources.envsettings import EnvSettings
 from datasources.events.settings import EventsSettings
 from datasources.settings import Settings
 from schema.sdl import APPSYNC_BASE_SDL
@@ -374,7 +374,7 @@ def _variables() -> set[str]:
     from datasources.build import ConnectorSettings
 
     connectors = ConnectorSettings()
-    classes: list[type[BaseSettings]] = [
+    classes: list[type[EnvSettings]] = [
         Settings,
         EdgeSettings,
         AuthSettings,
@@ -383,8 +383,7 @@ def _variables() -> set[str]:
     ]
     found = set()
     for cls in classes:
-        prefix = str(cls.model_config.get("env_prefix", ""))
-        found |= {f"{prefix}{field}".upper() for field in cls.model_fields}
+        found |= {name for names in cls.env_names().values() for name in names}
     return found
 
 

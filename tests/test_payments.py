@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from pydantic import SecretStr
 
+from datasources.envsettings import SecretStr
 from datasources.errors import SourceError
 from datasources.payments import (
     SOURCE,
@@ -445,8 +445,8 @@ async def test_a_bad_api_key_is_unauthorized(
     stripe_test_mode: HttpFaultProxy, fake_clock: FakeClock, fake_sleep: FakeSleep
 ) -> None:
     # given: stripe-mock itself refuses a key that is not a test-mode secret key
-    settings = settings_for("stripe", stripe_test_mode.url).model_copy(
-        update={"stripe_api_key": SecretStr("not-a-key")}
+    settings = settings_for("stripe", stripe_test_mode.url).replace(
+        stripe_api_key=SecretStr("not-a-key")
     )
 
     # when

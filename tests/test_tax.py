@@ -9,8 +9,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from pydantic import SecretStr
 
+from datasources.envsettings import SecretStr
 from datasources.errors import SourceError
 from datasources.records import MoneyRecord
 from datasources.resilience import BreakerState, Resilience

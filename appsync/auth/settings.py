@@ -20,14 +20,11 @@ providers; this mirror takes one of each.
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing import ClassVar, Literal
 
 from appsync.auth.modes import AuthMode
+from datasources.envsettings import EnvSettings, Model, SecretStr, setting
 
 __all__ = ["AuthSettings", "IamCredential"]
 
@@ -38,7 +35,7 @@ _ASYMMETRIC_ALGORITHMS = frozenset(
 )
 
 
-class IamCredential(BaseModel):
+class IamCredential(Model):
     """A credential the server trusts for AWS_IAM, and the principal it stands for."""
 
     secret_access_key: SecretStr
@@ -49,12 +46,9 @@ class IamCredential(BaseModel):
     # Set for temporary credentials: the request must carry this x-amz-security-token.
     session_token: SecretStr | None = None
 
-    @field_validator("user_arn")
-    @classmethod
-    def _arn(cls, value: str) -> str:
-        if not _ARN_ACCOUNT.match(value):
+    def validate(self) -> None:
+        if not _ARN_ACCOUNT.match(self.user_arn):
             raise ValueError("user_arn must be an IAM or STS ARN with a 12-digit account id")
-        return value
 
     @property
     def account_id(self) -> str:
@@ -67,24 +61,24 @@ class IamCredential(BaseModel):
         return self.username or self.user_arn.rsplit("/", 1)[-1]
 
 
-class AuthSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CG_AUTH_", env_file=".env", extra="ignore")
+class AuthSettings(EnvSettings):
+    env_prefix: ClassVar[str] = "CG_AUTH_"
 
     default_mode: AuthMode = AuthMode.API_KEY
-    additional_modes: Annotated[list[AuthMode], NoDecode] = Field(default_factory=list)
+    additional_modes: list[AuthMode] = setting(factory=list)
     # Reported to Lambda authorizers (`requestContext.apiId/accountId`), as AppSync does.
-    api_id: str = Field(default="commercegraphlocal00000000", pattern=r"^\w{26}$")
-    account_id: str = Field(default="000000000000", pattern=r"^\d{12}$")
-    http_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    api_id: str = setting(default="commercegraphlocal00000000", pattern=r"^\w{26}$")
+    account_id: str = setting(default="000000000000", pattern=r"^\d{12}$")
+    http_timeout_seconds: float = setting(default=5.0, gt=0, le=60)
 
     # --- API_KEY ---
     # Key lookups are cached this long: a revocation made by another process takes effect
     # within this window (the revoking process forgets the key at once).
-    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
-    api_key_cache_size: int = Field(default=4096, ge=1)
+    api_key_cache_seconds: float = setting(default=5.0, ge=0, le=300)
+    api_key_cache_size: int = setting(default=4096, ge=1)
 
     # --- AMAZON_COGNITO_USER_POOLS ---
-    user_pool_id: str | None = Field(default=None, pattern=r"^[a-z]{2}(?:-[a-z]+)+-\d_\w+$")
+    user_pool_id: str | None = setting(default=None, pattern=r"^[a-z]{2}(?:-[a-z]+)+-\d_\w+$")
     region: str | None = None  # default: the region prefix of the pool id
     app_id_client_regex: str | None = None  # None: any client of the pool
     cognito_endpoint: str | None = None  # e.g. moto: http://127.0.0.1:5000 (JWKS only)
@@ -93,65 +87,45 @@ class AuthSettings(BaseSettings):
     # --- OPENID_CONNECT ---
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None  # a regex against `aud`; None: any audience
-    oidc_iat_ttl_ms: int = Field(default=0, ge=0)
-    oidc_auth_ttl_ms: int = Field(default=0, ge=0)
-    oidc_algorithms: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["RS256"])
+    oidc_iat_ttl_ms: int = setting(default=0, ge=0)
+    oidc_auth_ttl_ms: int = setting(default=0, ge=0)
+    oidc_algorithms: list[str] = setting(factory=lambda: ["RS256"])
 
     # --- JWKS (Cognito and OIDC) ---
     # Keys are re-fetched after this age, and at most this often when a token names an
     # unknown `kid` (rotation), so random kids cannot make us hammer the issuer.
-    jwks_max_age_seconds: float = Field(default=3600.0, gt=0)
-    jwks_min_refresh_seconds: float = Field(default=60.0, ge=0)
+    jwks_max_age_seconds: float = setting(default=3600.0, gt=0)
+    jwks_min_refresh_seconds: float = setting(default=60.0, ge=0)
 
     # --- AWS_IAM ---
-    iam_credentials: dict[str, IamCredential] = Field(default_factory=dict)
+    iam_credentials: dict[str, IamCredential] = setting(factory=dict)
     iam_region: str = "us-east-1"
-    iam_clock_skew_seconds: int = Field(default=300, ge=0, le=900)
+    iam_clock_skew_seconds: int = setting(default=300, ge=0, le=900)
 
     # --- AWS_LAMBDA ---
-    lambda_authorizer: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
+    lambda_authorizer: str | None = setting(default=None, pattern=r"^[\w.]+:\w+$")
     lambda_function_arn: str | None = None
     lambda_endpoint: str | None = None
-    lambda_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-    authorizer_result_ttl_seconds: int = Field(default=0, ge=0, le=3600)
+    lambda_timeout_seconds: float = setting(default=10.0, gt=0, le=60)
+    authorizer_result_ttl_seconds: int = setting(default=0, ge=0, le=3600)
     identity_validation_expression: str | None = None
-    lambda_cache_size: int = Field(default=10_000, ge=1)
+    lambda_cache_size: int = setting(default=10_000, ge=1)
 
-    @field_validator("additional_modes", "oidc_algorithms", mode="before")
-    @classmethod
-    def _list_from_env(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
-
-    @field_validator("app_id_client_regex", "oidc_client_id", "identity_validation_expression")
-    @classmethod
-    def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            re.compile(value)
-        return value
-
-    @field_validator("oidc_algorithms")
-    @classmethod
-    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+    def validate(self) -> None:
+        for name in ("app_id_client_regex", "oidc_client_id", "identity_validation_expression"):
+            if (pattern := getattr(self, name)) is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"{name} is not a regular expression: {exc}") from None
         # A symmetric algorithm would let anyone holding the public JWKS mint tokens.
-        unsupported = sorted(set(value) - _ASYMMETRIC_ALGORITHMS)
-        if unsupported or not value:
+        unsupported = sorted(set(self.oidc_algorithms) - _ASYMMETRIC_ALGORITHMS)
+        if unsupported or not self.oidc_algorithms:
             raise ValueError(f"oidc_algorithms must be asymmetric JWS algorithms: {unsupported}")
-        return value
-
-    @field_validator("lambda_function_arn")
-    @classmethod
-    def _lambda_arn(cls, value: str | None) -> str | None:
-        if value is not None and not _LAMBDA_ARN_REGION.match(value):
+        if self.lambda_function_arn is not None and not _LAMBDA_ARN_REGION.match(
+            self.lambda_function_arn
+        ):
             raise ValueError("lambda_function_arn must be a Lambda function ARN")
-        return value
-
-    @model_validator(mode="after")
-    def _modes_are_configured(self) -> AuthSettings:
         if self.default_mode in self.additional_modes:
             raise ValueError("additional_modes must not repeat default_mode")
         if len(set(self.additional_modes)) != len(self.additional_modes):
@@ -169,7 +143,6 @@ class AuthSettings(BaseSettings):
             raise ValueError(
                 "AWS_LAMBDA needs exactly one of lambda_authorizer, lambda_function_arn"
             )
-        return self
 
     @property
     def modes(self) -> frozenset[AuthMode]:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from appsync.deploy.plan import MANAGED_BY_TAG, ApiPlan, PlanError, plan_api
 from appsync.deploy.settings import DeploySettings
+from datasources.envsettings import SettingsError
 
 if TYPE_CHECKING:
     from mypy_boto3_appsync import AppSyncClient
@@ -405,7 +406,6 @@ def main(
     `client` and `plan` replace the boto3 client and the settings' plan (tests)."""
     out = out or sys.stdout
     from botocore.exceptions import BotoCoreError, ClientError
-    from pydantic import ValidationError
 
     try:
         settings = DeploySettings()
@@ -422,7 +422,7 @@ def main(
         finally:
             for change in deployment.changes:
                 print(change.line(dry_run=args.dry_run), file=out)
-    except (DeployError, PlanError, ValidationError) as exc:
+    except (DeployError, PlanError, SettingsError) as exc:
         print(f"deploy failed: {exc}", file=sys.stderr)
         return 1
     except (ClientError, BotoCoreError) as exc:

@@ -18,11 +18,9 @@ is created, beside the auth (`CG_AUTH_`) and edge (`CG_`) settings that say what
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any, Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from datasources.envsettings import EnvSettings, setting
 
 __all__ = ["CacheInstanceType", "DeploySettings", "FieldLogLevel"]
 
@@ -36,58 +34,43 @@ _ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
 _LAMBDA_ARN = r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[\w-]+(:[\w$-]+)?$"
 
 
-class DeploySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CG_DEPLOY_", env_file=".env", extra="ignore")
+class DeploySettings(EnvSettings):
+    env_prefix: ClassVar[str] = "CG_DEPLOY_"
 
-    api_name: str = Field(default="commerce-graph", min_length=1, max_length=65_536)
+    api_name: str = setting(default="commerce-graph", min_length=1, max_length=65_536)
     region: str | None = None
     endpoint_url: str | None = None
 
-    lambda_function_arn: str | None = Field(default=None, pattern=_LAMBDA_ARN)
-    service_role_arn: str | None = Field(default=None, pattern=_ROLE_ARN)
+    lambda_function_arn: str | None = setting(default=None, pattern=_LAMBDA_ARN)
+    service_role_arn: str | None = setting(default=None, pattern=_ROLE_ARN)
     # AppSync batches sibling calls of one Query field (aliased repeats) into one invocation.
     # 100 is the loaders' batch (resolvers/loaders.py BATCH) and DynamoDB BatchGetItem's key
     # cap, so a full batch costs one read per loader; larger batches only risk Lambda's 6 MB
     # response limit with product-page selections. Mutations never batch (see plan.py).
-    max_batch_size: int = Field(default=100, ge=0, le=2000)
+    max_batch_size: int = setting(default=100, ge=0, le=2000)
 
-    api_keys: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["web", "mobile", "pos"]
-    )
-    api_key_days: int = Field(default=365, ge=1, le=365)
+    api_keys: list[str] = setting(factory=lambda: ["web", "mobile", "pos"])
+    api_key_days: int = setting(default=365, ge=1, le=365)
     # A re-run extends keys that expire within this many days; 0: never.
-    api_key_renew_days: int = Field(default=30, ge=0, le=364)
+    api_key_renew_days: int = setting(default=30, ge=0, le=364)
 
     cache_type: CacheInstanceType = "SMALL"
     cache_transit_encryption: bool = True
     cache_at_rest_encryption: bool = True
 
-    schema_timeout_seconds: float = Field(default=300.0, gt=0)
-    schema_poll_seconds: float = Field(default=2.0, gt=0)
+    schema_timeout_seconds: float = setting(default=300.0, gt=0)
+    schema_poll_seconds: float = setting(default=2.0, gt=0)
 
     xray_enabled: bool = False
-    log_role_arn: str | None = Field(default=None, pattern=_ROLE_ARN)
+    log_role_arn: str | None = setting(default=None, pattern=_ROLE_ARN)
     log_level: FieldLogLevel = "ERROR"
     log_exclude_verbose_content: bool = True
 
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = setting(factory=dict)
 
-    @field_validator("api_keys", mode="before")
-    @classmethod
-    def _list_from_env(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
-
-    @field_validator("api_keys")
-    @classmethod
-    def _distinct_keys(cls, value: list[str]) -> list[str]:
+    def validate(self) -> None:
         # The description is how a re-run recognises a key: two equal ones would be one key.
-        if len(set(value)) != len(value):
+        if len(set(self.api_keys)) != len(self.api_keys):
             raise ValueError("api_keys has duplicates")
-        if len(value) > 50:
+        if len(self.api_keys) > 50:
             raise ValueError("AppSync allows at most 50 API keys per API")
-        return value

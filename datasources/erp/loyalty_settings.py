@@ -7,18 +7,16 @@ by migration 0001), as in the product it stands for. The in-memory source keeps 
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import ClassVar
 
+from datasources.envsettings import EnvSettings, SecretStr, setting
 from datasources.resilience import Policy
 
 
-class LoyaltySettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="CG_LOYALTY_", env_file=".env", extra="ignore", populate_by_name=True
-    )
+class LoyaltySettings(EnvSettings):
+    env_prefix: ClassVar[str] = "CG_LOYALTY_"
 
-    dsn: SecretStr | None = Field(
+    dsn: SecretStr | None = setting(
         default=None,
         description=(
             "postgresql://user:password@host:5432/loyalty (RDS: add ?sslmode=require). "
@@ -28,22 +26,22 @@ class LoyaltySettings(BaseSettings):
     )
     # 0: asyncpg's pool restores a non-zero floor in the background, reconnecting to a database
     # that is down whatever the breaker says (measured by bench/faults.py).
-    pool_min_size: int = Field(default=0, ge=0)
-    pool_max_size: int = Field(default=10, ge=1)
+    pool_min_size: int = setting(default=0, ge=0)
+    pool_max_size: int = setting(default=10, ge=1)
 
     # --- calls ---
-    timeout_seconds: float = Field(
+    timeout_seconds: float = setting(
         default=1.0, gt=0, description="Per attempt: pool acquire, statements and commit."
     )
-    connect_timeout_seconds: float = Field(default=5.0, gt=0)
-    migrate: bool = Field(default=True, description="Apply pending migrations at start-up.")
-    migrate_timeout_seconds: float = Field(default=60.0, gt=0)
+    connect_timeout_seconds: float = setting(default=5.0, gt=0)
+    migrate: bool = setting(default=True, description="Apply pending migrations at start-up.")
+    migrate_timeout_seconds: float = setting(default=60.0, gt=0)
 
     # --- resilience ---
-    failure_threshold: int = Field(default=5, ge=1)
-    reset_seconds: float = Field(default=30.0, ge=0)
+    failure_threshold: int = setting(default=5, ge=1)
+    reset_seconds: float = setting(default=30.0, ge=0)
     # Safe for every call: reads, and redeem/compensate/earn are idempotent by order id.
-    retries: int = Field(default=2, ge=0)
+    retries: int = setting(default=2, ge=0)
 
     # What a point is worth at checkout is the commerce side's rule: Settings.loyalty_point_value
     # (the same CG_LOYALTY_POINT_VALUE variable).

@@ -133,9 +133,7 @@ def _verify(migrations: Sequence[Migration], applied: dict[int, Any]) -> None:
     for version, row in sorted(applied.items()):
         migration = on_disk.get(version)
         if migration is None:
-            log.warning(
-                "migration %s is applied but not known to this release", row["name"]
-            )
+            log.warning("migration %s is applied but not known to this release", row["name"])
         elif migration.checksum != row["checksum"]:
             raise MigrationChecksumError(
                 f"{migration.name} changed after it was applied (checksum {row['checksum'][:12]}"

@@ -186,7 +186,7 @@ async def open_events(
         events_endpoint, sqs_endpoint = events_endpoint or local, sqs_endpoint or local
         # That moto serves one request at a time (datasources/embedded.py): a long poll would
         # hold every DynamoDB call behind it, so the consumer short-polls it instead.
-        settings = settings.model_copy(update={"consumer_wait_seconds": 0})
+        settings = settings.replace(consumer_wait_seconds=0)
     common: dict[str, Any] = {
         "connect_timeout": settings.timeout_seconds,
         "retries": {"mode": "standard", "total_max_attempts": 3},

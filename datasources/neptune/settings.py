@@ -6,47 +6,45 @@ A class of its own so the graph can be configured without touching the main `Set
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import ClassVar
 
+from datasources.envsettings import EnvSettings, setting
 from datasources.resilience import Policy
 
 
-class NeptuneSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="CG_NEPTUNE_", env_file=".env", extra="ignore", populate_by_name=True
-    )
+class NeptuneSettings(EnvSettings):
+    env_prefix: ClassVar[str] = "CG_NEPTUNE_"
 
-    endpoint: str | None = Field(
+    endpoint: str | None = setting(
         default=None,
         description=(
             "Gremlin websocket URL: ws://127.0.0.1:8182/gremlin locally, "
             "wss://<cluster>:8182/gremlin on Neptune. None: the graph is unavailable."
         ),
     )
-    iam: bool = Field(default=False, description="Sign the websocket handshake with SigV4.")
-    region: str = Field(
+    iam: bool = setting(default=False, description="Sign the websocket handshake with SigV4.")
+    region: str = setting(
         default="us-east-1",
-        validation_alias=AliasChoices("CG_NEPTUNE_REGION", "CG_AWS_REGION", "AWS_REGION"),
+        env=("CG_NEPTUNE_REGION", "CG_AWS_REGION", "AWS_REGION"),
     )
     # Signed handshake headers go stale after ~5 minutes: connections are re-signed sooner.
-    resign_seconds: float = Field(default=240.0, gt=0)
+    resign_seconds: float = setting(default=240.0, gt=0)
 
     # --- calls ---
-    timeout_seconds: float = Field(default=0.3, gt=0)
-    write_timeout_seconds: float = Field(default=5.0, gt=0)
-    pool_size: int = Field(default=8, ge=1)
+    timeout_seconds: float = setting(default=0.3, gt=0)
+    write_timeout_seconds: float = setting(default=5.0, gt=0)
+    pool_size: int = setting(default=8, ge=1)
     # The driver's own guard on a websocket read; frees its threads if an answer never comes.
-    socket_timeout_seconds: float = Field(default=10.0, gt=0)
+    socket_timeout_seconds: float = setting(default=10.0, gt=0)
 
     # --- resilience ---
-    failure_threshold: int = Field(default=5, ge=1)
-    reset_seconds: float = Field(default=30.0, ge=0)
-    retries: int = Field(default=1, ge=0)
+    failure_threshold: int = setting(default=5, ge=1)
+    reset_seconds: float = setting(default=30.0, ge=0)
+    retries: int = setting(default=1, ge=0)
 
     # --- recommendations ---
-    recent_views: int = Field(default=20, ge=0)
-    bestsellers_ttl_seconds: float = Field(default=300.0, ge=0)
+    recent_views: int = setting(default=20, ge=0)
+    bestsellers_ttl_seconds: float = setting(default=300.0, ge=0)
 
     def policy(self) -> Policy:
         # The bulkhead matches the driver's pool: a call beyond it would block a thread on

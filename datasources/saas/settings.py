@@ -7,11 +7,9 @@ Classes of their own so the SaaS connectors can be configured without touching t
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
+from datasources.envsettings import EnvSettings, SecretStr, setting
 from datasources.resilience import Policy
 
 Provider = Literal["sandbox", "stripe"]
@@ -21,62 +19,58 @@ Provider = Literal["sandbox", "stripe"]
 PLACEHOLDER_KEY = "sk_test_commercegraph_placeholder"
 
 
-class PaymentsSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="CG_PAYMENTS_", env_file=".env", extra="ignore", populate_by_name=True
-    )
+class PaymentsSettings(EnvSettings):
+    env_prefix: ClassVar[str] = "CG_PAYMENTS_"
 
-    provider: Provider = Field(
+    provider: Provider = setting(
         default="sandbox",
         description="sandbox: deterministic, in-process (test cards); stripe: the Stripe API.",
     )
-    stripe_api_key: SecretStr = Field(
+    stripe_api_key: SecretStr = setting(
         default=SecretStr(PLACEHOLDER_KEY),
-        validation_alias=AliasChoices("CG_PAYMENTS_STRIPE_API_KEY", "STRIPE_API_KEY"),
+        env=("CG_PAYMENTS_STRIPE_API_KEY", "STRIPE_API_KEY"),
     )
-    api_base: str | None = Field(
+    api_base: str | None = setting(
         default=None,
         description="Stripe's API base URL; None: https://api.stripe.com (stripe-mock in tests).",
     )
 
     # --- resilience ---
     # Confirming a PaymentIntent waits for the card network: seconds, not milliseconds.
-    timeout_seconds: float = Field(default=10.0, gt=0)
-    failure_threshold: int = Field(default=5, ge=1)
-    reset_seconds: float = Field(default=30.0, ge=0)
-    retries: int = Field(default=2, ge=0)
-    max_concurrency: int = Field(default=32, ge=1)
-    max_retry_after_seconds: float = Field(default=2.0, ge=0)
+    timeout_seconds: float = setting(default=10.0, gt=0)
+    failure_threshold: int = setting(default=5, ge=1)
+    reset_seconds: float = setting(default=30.0, ge=0)
+    retries: int = setting(default=2, ge=0)
+    max_concurrency: int = setting(default=32, ge=1)
+    max_retry_after_seconds: float = setting(default=2.0, ge=0)
 
     def policy(self) -> Policy:
         return _policy(self)
 
 
-class TaxSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="CG_TAX_", env_file=".env", extra="ignore", populate_by_name=True
-    )
+class TaxSettings(EnvSettings):
+    env_prefix: ClassVar[str] = "CG_TAX_"
 
-    provider: Provider = Field(
+    provider: Provider = setting(
         default="sandbox",
         description="sandbox: published standard rates by country; stripe: Stripe Tax.",
     )
-    stripe_api_key: SecretStr = Field(
+    stripe_api_key: SecretStr = setting(
         default=SecretStr(PLACEHOLDER_KEY),
-        validation_alias=AliasChoices("CG_TAX_STRIPE_API_KEY", "STRIPE_API_KEY"),
+        env=("CG_TAX_STRIPE_API_KEY", "STRIPE_API_KEY"),
     )
-    api_base: str | None = Field(default=None)
+    api_base: str | None = setting(default=None)
     # Stripe's "General - Tangible Goods"; a line without its own code is taxed as this.
-    default_tax_code: str = Field(default="txcd_99999999")
+    default_tax_code: str = setting(default="txcd_99999999")
 
     # --- resilience ---
     # Every cart read shows taxed totals: a slow calculation must not hold the page for long.
-    timeout_seconds: float = Field(default=2.0, gt=0)
-    failure_threshold: int = Field(default=5, ge=1)
-    reset_seconds: float = Field(default=30.0, ge=0)
-    retries: int = Field(default=2, ge=0)
-    max_concurrency: int = Field(default=32, ge=1)
-    max_retry_after_seconds: float = Field(default=2.0, ge=0)
+    timeout_seconds: float = setting(default=2.0, gt=0)
+    failure_threshold: int = setting(default=5, ge=1)
+    reset_seconds: float = setting(default=30.0, ge=0)
+    retries: int = setting(default=2, ge=0)
+    max_concurrency: int = setting(default=32, ge=1)
+    max_retry_after_seconds: float = setting(default=2.0, ge=0)
 
     def policy(self) -> Policy:
         return _policy(self)
