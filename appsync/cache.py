@@ -47,9 +47,8 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -65,6 +64,7 @@ from graphql.language import OperationType
 from strawberry.extensions import SchemaExtension
 
 from appsync.auth.identity import Caller
+from appsync.caching import CacheSettings, CachingBehavior, CachingConfig, canonical_key
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -84,11 +84,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_KEY = re.compile(
-    r"^\$?(?:context|ctx)\.(?P<map>arguments|args|source|identity)\.(?P<path>\w+(?:\.\w+)*)$"
-)
-_MAPS: Final = {"arguments": "arguments", "args": "arguments", "source": "source"}
-
 
 class OperationInfo(Protocol):
     """What eviction reads of a resolver's info (`strawberry.Info` or graphql-core's)."""
@@ -97,48 +92,12 @@ class OperationInfo(Protocol):
     def operation(self) -> OperationDefinitionNode: ...
 
 
-class CachingBehavior(StrEnum):
-    FULL_REQUEST_CACHING = "FULL_REQUEST_CACHING"
-    PER_RESOLVER_CACHING = "PER_RESOLVER_CACHING"
-
-
 class CacheUnavailableError(Exception):
     """A backend could not be reached; the cache treats it as a miss."""
 
 
 class EvictionOutsideMutationError(RuntimeError):
     """`evict_from_api_cache` was called outside a mutation (AppSync allows only there)."""
-
-
-@dataclass(frozen=True)
-class CachingConfig:
-    """A resolver's `cachingConfig`: `ttl` 1-3600 s and its caching keys, in order."""
-
-    ttl: int
-    caching_keys: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        _check_ttl(self.ttl)
-        for key in self.caching_keys:
-            _canonical(key)  # raises on a key AppSync would refuse
-
-    @property
-    def canonical_keys(self) -> tuple[str, ...]:
-        return tuple(_canonical(key) for key in self.caching_keys)
-
-
-@dataclass(frozen=True)
-class CacheSettings:
-    behavior: CachingBehavior
-    ttl: int = 300  # the API cache's TTL: FULL_REQUEST_CACHING entries
-    resolvers: Mapping[str, CachingConfig] = field(default_factory=dict)  # "Type.field"
-
-    def __post_init__(self) -> None:
-        _check_ttl(self.ttl)
-        for name in self.resolvers:
-            type_name, dot, field_name = name.partition(".")
-            if not (dot and type_name and field_name):
-                raise ValueError(f"resolver {name!r} must be spelt 'Type.field'")
 
 
 class CacheBackend(Protocol):
@@ -315,7 +274,7 @@ class ApiCache:
         config = self.settings.resolvers.get(f"{type_name}.{field_name}")
         if config is None or self.settings.behavior is not CachingBehavior.PER_RESOLVER_CACHING:
             raise ValueError(f"{type_name}.{field_name} is not a resolver with caching keys")
-        given = {_canonical(name): value for name, value in key_values.items()}
+        given = {canonical_key(name): value for name, value in key_values.items()}
         expected = config.canonical_keys
         if set(given) != set(expected):
             raise ValueError(
@@ -474,23 +433,6 @@ def _plan(schema: strawberry.Schema, settings: CacheSettings) -> Mapping[tuple[s
             if is_query or getattr(definition, "base_resolver", None) is not None:
                 plan[(type_name, field_name)] = _Spec(type_name, field_name, settings.ttl, None)
     return plan
-
-
-def _check_ttl(ttl: int) -> None:
-    if not 1 <= ttl <= 3600:
-        raise ValueError("ttl must be 1-3600 seconds (AppSync's range)")
-
-
-def _canonical(key: str) -> str:
-    """`$context.arguments.id` / `$ctx.args.id` / `ctx.args.id` -> `arguments.id`."""
-    match = _KEY.match(key.strip())
-    if match is None:
-        raise ValueError(
-            f"caching key {key!r} must name $context.arguments, $context.source or"
-            " $context.identity, e.g. '$context.arguments.id'"
-        )
-    kind = _MAPS.get(match["map"], match["map"])
-    return f"{kind}.{match['path']}"
 
 
 def _dig(value: Any, path: str) -> Any:

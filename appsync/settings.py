@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from appsync.cache import CacheSettings, CachingBehavior, CachingConfig
+from appsync.caching import CacheSettings, CachingBehavior, CachingConfig
 from appsync.limits import Introspection, LimitSettings
 from datasources.envsettings import EnvSettings, SecretStr, setting
 

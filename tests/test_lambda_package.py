@@ -68,6 +68,8 @@ LAZY_MODULES = frozenset(
     {
         "appsync.auth.authenticator",
         "appsync.auth.settings",
+        # AppSync caches in front of the Lambda: only the caching settings are read.
+        "appsync.cache",
         "datasources.dynamodb.client",
         "datasources.erp.build",
         "datasources.erp.loyalty",

@@ -30,7 +30,7 @@ from graphql import build_schema as build_graphql_schema
 from strawberry.types.base import get_object_definition
 
 from appsync.auth import AuthMode, AuthSettings
-from appsync.cache import CachingBehavior, CachingConfig
+from appsync.caching import CachingBehavior, CachingConfig
 from appsync.deploy.settings import DeploySettings
 from appsync.realtime.access import SUBSCRIPTION_HOOKS
 from appsync.settings import EdgeSettings
