@@ -46,9 +46,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from graphql import FieldNode, OperationDefinitionNode, parse, print_ast
+
 from appsync.deploy.package import build
 from bench.dataset import seed
 from bench.machine import busy_fraction, load_average
+from bench.operations import PRODUCT_PAGE
 from bench.serve import bench_settings
 from tests.engines.dynamodb_local import start_dynamodb_local
 
@@ -56,21 +59,20 @@ RESULTS = Path(__file__).resolve().parent / "results" / "lambda-latest.json"
 TABLE_PREFIX = "cg-bench-lambda-"
 HANDLER = "appsync.lambda_handler"
 FLOOR = "import orjson, strawberry"
-# The product page of bench/operations.py, as AppSync hands the root field's selection set.
-PRODUCT_SELECTION = """{
-  id
-  name
-  brand { name }
-  category { name }
-  images { url alt }
-  priceRange(channel: WEB) { min { amount currencyCode } max { amount currencyCode } }
-  variants {
-    sku
-    price(channel: WEB) { price { amount currencyCode } compareAtPrice { amount } }
-    stock { locationId available }
-    availability(channel: WEB) { quantityAvailable }
-  }
-}"""
+
+
+def root_selection(document: str) -> str:
+    """The selection set of a one-field operation's root field, as AppSync hands it to the
+    resolver (`info.selectionSetGraphQL`)."""
+    (operation,) = parse(document).definitions
+    assert isinstance(operation, OperationDefinitionNode)
+    (field,) = operation.selection_set.selections
+    assert isinstance(field, FieldNode)
+    assert field.selection_set is not None
+    return print_ast(field.selection_set)
+
+
+PRODUCT_SELECTION = root_selection(PRODUCT_PAGE)
 # Run in a fresh interpreter: import the handler, answer one event, time both.
 FIRST_INVOCATION = """
 import json, sys, time
