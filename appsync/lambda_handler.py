@@ -551,11 +551,14 @@ def _collector_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
-        gc.freeze()
+        _resume_collector(enabled)
 
 
-if _collecting:
-    gc.enable()
-gc.freeze()
+def _resume_collector(enabled: bool) -> None:
+    """Re-enable the collector if it ran before, and keep what exists out of its passes."""
+    if enabled:
+        gc.enable()
+    gc.freeze()
+
+
+_resume_collector(_collecting)

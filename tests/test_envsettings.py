@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -53,8 +54,6 @@ class Knobs(EnvSettings):
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No KNOB_/AWS_REGION from the machine, and no .env from the checkout."""
-    import os
-
     for name in list(os.environ):
         if name.upper().startswith("KNOB_") or name.upper() == "AWS_REGION":
             monkeypatch.delenv(name)

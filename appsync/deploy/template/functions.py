@@ -62,6 +62,31 @@ def _log_group(template: Template, name: str) -> str:
     )
 
 
+def _function(
+    description: str,
+    handler: str,
+    *,
+    role: str,
+    memory: Json,
+    timeout: Json,
+    environment: Mapping[str, Json],
+    log_group: str,
+) -> dict[str, Json]:
+    """An `AWS::Lambda::Function`'s properties: the package's code, runtime and architecture."""
+    return {
+        "Description": description,
+        "Runtime": RUNTIME,
+        "Handler": handler,
+        "Code": {"S3Bucket": ref(p.CODE_BUCKET), "S3Key": ref(p.CODE_KEY)},
+        "Architectures": [ref(p.ARCHITECTURE)],
+        "Role": get_att(role, "Arn"),
+        "MemorySize": memory,
+        "Timeout": timeout,
+        "Environment": {"Variables": dict(environment)},
+        "LoggingConfig": {"LogGroup": ref(log_group)},
+    }
+
+
 def _logging(log_group: str) -> dict[str, Json]:
     return statement(
         ["logs:CreateLogStream", "logs:PutLogEvents"], get_att(log_group, "Arn"), sid="Logs"
@@ -123,16 +148,15 @@ def add_resolver_function(
         "ResolverFunction",
         "AWS::Lambda::Function",
         {
-            "Description": "commerce-graph: the graph behind AppSync's Direct Lambda resolvers",
-            "Runtime": RUNTIME,
-            "Handler": RESOLVER_HANDLER,
-            "Code": {"S3Bucket": ref(p.CODE_BUCKET), "S3Key": ref(p.CODE_KEY)},
-            "Architectures": [ref(p.ARCHITECTURE)],
-            "Role": get_att(role, "Arn"),
-            "MemorySize": ref(p.RESOLVER_MEMORY),
-            "Timeout": ref(p.RESOLVER_TIMEOUT),
-            "Environment": {"Variables": dict(environment)},
-            "LoggingConfig": {"LogGroup": ref(log_group)},
+            **_function(
+                "commerce-graph: the graph behind AppSync's Direct Lambda resolvers",
+                RESOLVER_HANDLER,
+                role=role,
+                memory=ref(p.RESOLVER_MEMORY),
+                timeout=ref(p.RESOLVER_TIMEOUT),
+                environment=environment,
+                log_group=log_group,
+            ),
             "VpcConfig": if_(
                 p.IN_VPC,
                 {"SubnetIds": ref(p.SUBNETS), "SecurityGroupIds": ref(p.SECURITY_GROUPS)},
@@ -171,17 +195,16 @@ def add_drain_function(
         "DrainFunction",
         "AWS::Lambda::Function",
         {
-            "Description": "commerce-graph: publishes the outbox's events to the bus",
-            "Runtime": RUNTIME,
-            "Handler": DRAIN_HANDLER,
-            "Code": {"S3Bucket": ref(p.CODE_BUCKET), "S3Key": ref(p.CODE_KEY)},
-            "Architectures": [ref(p.ARCHITECTURE)],
-            "Role": get_att(role, "Arn"),
-            "MemorySize": ref(p.DRAIN_MEMORY),
-            # A batch of 100 is ten PutEvents and four mark writes; a sweep is up to 20
-            # relay rounds.
-            "Timeout": 120,
-            "Environment": {"Variables": dict(environment)},
-            "LoggingConfig": {"LogGroup": ref(log_group)},
+            **_function(
+                "commerce-graph: publishes the outbox's events to the bus",
+                DRAIN_HANDLER,
+                role=role,
+                memory=ref(p.DRAIN_MEMORY),
+                # A batch of 100 is ten PutEvents and four mark writes; a sweep is up to 20
+                # relay rounds.
+                timeout=120,
+                environment=environment,
+                log_group=log_group,
+            ),
         },
     )
