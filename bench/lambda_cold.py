@@ -34,6 +34,8 @@ import asyncio
 import json
 import os
 import platform
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,7 +43,7 @@ import tempfile
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "lambda-latest.json"
 TABLE_PREFIX = "cg-bench-lambda-"
 HANDLER = "appsync.lambda_handler"
 FLOOR = "import orjson, strawberry"
+# Debian's CPython (a PGO + LTO build, its interpreter linked statically), beside the venv's.
+DISTRIBUTION_PYTHONS = ("/usr/bin/python3.11",)
 
 
 def root_selection(document: str) -> str:
@@ -144,17 +148,21 @@ def extract(package: Path, into: Path, *, bytecode: bool) -> Path:
     return into
 
 
-def clean_python(*args: str) -> list[str]:
+def clean_python(*args: str, python: str = sys.executable) -> list[str]:
     """A fresh interpreter as the runtime's: no site-packages, no bytecode written."""
-    return [sys.executable, "-I", "-S", "-B", *args]
+    return [python, "-I", "-S", "-B", *args]
 
 
-def sample(task: Path, modules: Sequence[str]) -> Sample:
+def _import_code(task: Path, modules: Sequence[str]) -> str:
     statement = f"import {', '.join(modules)}" if modules else "pass"
-    code = f"import sys; sys.path.insert(0, {str(task)!r}); {statement}"
+    return f"import sys; sys.path.insert(0, {str(task)!r}); {statement}"
+
+
+def sample(task: Path, modules: Sequence[str], python: str = sys.executable) -> Sample:
+    code = _import_code(task, modules)
     started = time.perf_counter()
     done = subprocess.run(
-        clean_python("-X", "importtime", "-c", code),
+        clean_python("-X", "importtime", "-c", code, python=python),
         capture_output=True,
         text=True,
         cwd=task,
@@ -202,24 +210,52 @@ def offenders(importtime: str, module: str, top: int = 12) -> list[tuple[str, fl
     return [(name, us / 1e3) for name, us in per_package.most_common(top)]
 
 
+def other_interpreters(candidates: Sequence[str]) -> dict[str, str]:
+    """{label: path} of the `candidates` that run this CPython's bytecode (same major.minor,
+    so the package's .pyc files load) and are not this interpreter."""
+    found = {}
+    mine = os.path.realpath(sys.executable)
+    for path in candidates:
+        if not os.path.exists(path) or os.path.realpath(path) == mine:
+            continue
+        version = subprocess.run(
+            [path, "-I", "-c", "import platform; print(platform.python_version())"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        if version.rsplit(".", 1)[0] == platform.python_version().rsplit(".", 1)[0]:
+            found[f"{path} {version}"] = path
+    return found
+
+
 def cold_imports(
-    task: Path, sources_only: Path, runs: int, before: Path | None = None
+    task: Path,
+    sources_only: Path,
+    runs: int,
+    before: Path | None = None,
+    others: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    kinds: dict[str, tuple[Path, tuple[str, ...]]] = {
-        "python -c pass": (task, ()),
-        "import strawberry": (task, ("strawberry",)),
+    kinds: dict[str, tuple[Path, tuple[str, ...], str]] = {
+        "python -c pass": (task, (), sys.executable),
+        "import strawberry": (task, ("strawberry",), sys.executable),
         # What the handler module needs before any code of ours (strawberry brings graphql
         # and asyncio).
-        FLOOR: (task, ("orjson", "strawberry")),
-        f"import {HANDLER}": (task, (HANDLER,)),
-        f"import {HANDLER} (no .pyc)": (sources_only, (HANDLER,)),
+        FLOOR: (task, ("orjson", "strawberry"), sys.executable),
+        f"import {HANDLER}": (task, (HANDLER,), sys.executable),
+        f"import {HANDLER} (no .pyc)": (sources_only, (HANDLER,), sys.executable),
     }
     if before is not None:
-        kinds[f"import {HANDLER} (--before package)"] = (before, (HANDLER,))
+        kinds[f"import {HANDLER} (--before package)"] = (before, (HANDLER,), sys.executable)
+    # The same package under another build of the same CPython (e.g. a distribution's, built
+    # with PGO and LTO): how much of the figure is the interpreter's build.
+    for label, python in (others or {}).items():
+        kinds[f"{FLOOR} [{label}]"] = (task, ("orjson", "strawberry"), python)
+        kinds[f"import {HANDLER} [{label}]"] = (task, (HANDLER,), python)
     samples: dict[str, list[Sample]] = {kind: [] for kind in kinds}
     for _ in range(runs):
-        for kind, (tree, module) in kinds.items():
-            samples[kind].append(sample(tree, module))
+        for kind, (tree, module, python) in kinds.items():
+            samples[kind].append(sample(tree, module, python))
     handler = samples[f"import {HANDLER}"]
     median_run = sorted(handler, key=lambda s: s.import_ms or 0.0)[len(handler) // 2]
     table = {}
@@ -230,6 +266,34 @@ def cold_imports(
             "import": Stats.of(imports) if imports else None,
         }
     return {"table": table, "offenders": offenders(median_run.importtime, HANDLER)}
+
+
+def instructions(trees: Mapping[str, tuple[Path, Sequence[str]]]) -> dict[str, int] | None:
+    """Instructions each import executes (millions), counted by valgrind's callgrind: the same
+    count for the same bytecode and interpreter whatever else the machine runs, so a change
+    shows even when wall time is noise. None without valgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    counted = {}
+    for kind, (tree, modules) in trees.items():
+        done = subprocess.run(
+            [
+                valgrind,
+                "--tool=callgrind",
+                "--callgrind-out-file=/dev/null",
+                *clean_python("-c", _import_code(tree, modules)),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tree,
+            check=True,
+        )
+        collected = re.search(r"Collected : (\d+)", done.stderr)
+        if collected is None:
+            raise RuntimeError(f"callgrind printed no count:\n{done.stderr[-2000:]}")
+        counted[kind] = int(collected.group(1)) // 1_000_000
+    return counted
 
 
 def first_invocations(
@@ -383,7 +447,9 @@ def _ms(value: float) -> str:
     return f"{value:,.1f}"
 
 
-def report(cold: dict[str, Any], first: Any, warm: dict[str, Any]) -> str:
+def report(
+    cold: dict[str, Any], counted: dict[str, int] | None, first: Any, warm: dict[str, Any]
+) -> str:
     table = cold["table"]
     handler = table[f"import {HANDLER}"]
     lines = [
@@ -410,6 +476,17 @@ def report(cold: dict[str, Any], first: Any, warm: dict[str, Any]) -> str:
         "Top packages in the median handler import (self time, ms): "
         + ", ".join(f"{name} {ms:.0f}" for name, ms in cold["offenders"]),
         "",
+    ]
+    if counted:
+        floor_count = counted[FLOOR]
+        lines += [
+            "Instructions (callgrind, millions; one run each, repeatable): "
+            + "; ".join(
+                f"`{kind}` {n:,} (x{n / floor_count:.2f} the floor)" for kind, n in counted.items()
+            ),
+            "",
+        ]
+    lines += [
         "| fresh interpreter, first Query.product (DynamoDB Local) | import p50 ms | p90 ms "
         "| first handler call p50 ms | p90 ms | its imports p50 ms | p90 ms "
         "| both p50 ms | p90 ms |",
@@ -455,6 +532,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--before", type=Path, help="another build's zip, imported alongside (e.g. before a change)"
     )
+    parser.add_argument(
+        "--python",
+        action="append",
+        default=None,
+        help="another build of this CPython to import the package with (repeatable; default: "
+        f"{', '.join(DISTRIBUTION_PYTHONS)} where present)",
+    )
+    parser.add_argument(
+        "--no-instructions", action="store_true", help="skip the callgrind instruction counts"
+    )
     args = parser.parse_args(argv)
 
     busy = busy_fraction()
@@ -466,9 +553,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         package = args.package or build(Path(scratch) / "package.zip", arch=arch).path
         task = extract(package, Path(scratch) / "task", bytecode=True)
         sources_only = extract(package, Path(scratch) / "task-src", bytecode=False)
-        print(f"cold imports: {args.imports} x 4 fresh interpreters ...", flush=True)
+        others = other_interpreters(args.python or DISTRIBUTION_PYTHONS)
+        print(f"cold imports: {args.imports} rounds; other interpreters: {others}", flush=True)
         before = args.before and extract(args.before, Path(scratch) / "before", bytecode=True)
-        cold = cold_imports(task, sources_only, args.imports, before)
+        cold = cold_imports(task, sources_only, args.imports, before, others)
+        counted = None
+        if not args.no_instructions:
+            print("instructions (callgrind) ...", flush=True)
+            counted = instructions(
+                {FLOOR: (task, ("orjson", "strawberry")), f"import {HANDLER}": (task, (HANDLER,))}
+                | ({f"import {HANDLER} (--before package)": (before, (HANDLER,))} if before else {})
+            )
         with start_dynamodb_local() as endpoint:
             settings = bench_settings(endpoint, TABLE_PREFIX).replace(
                 seed_products=args.products, seed_customers=20, seed_orders=0
@@ -491,12 +586,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             first = first_invocations(trees, product_event(ids[0]), env, args.first_invocations)
             print(f"warm: {args.warmup} + {args.iterations} per path and event ...", flush=True)
             warm = warm_overhead(ids[1:], iterations=args.iterations, warmup=args.warmup)
-    text = report(cold, first, warm)
+    text = report(cold, counted, first, warm)
     print(text)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(
         json.dumps(
-            {"machine": machine, "busy_before": busy, "cold": cold, "first": first, "warm": warm},
+            {
+                "machine": machine,
+                "busy_before": busy,
+                "cold": cold,
+                "instructions": counted,
+                "first": first,
+                "warm": warm,
+            },
             default=lambda o: {"median": o.median, "p90": o.p90} if isinstance(o, Stats) else o,
             indent=2,
         )

@@ -1,7 +1,5 @@
 """The schema, built from the domain roots — one visible list of what the graph serves."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Sequence
 from typing import Any
 

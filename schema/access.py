@@ -13,8 +13,6 @@ carry their own. Every object type must be annotated: an unannotated type is rea
 through the default mode (API_KEY).
 """
 
-from __future__ import annotations
-
 from schema.directives import AwsApiKey, AwsCognitoUserPools, AwsIam, AwsLambda, AwsOidc
 
 # Tuples of directive instances, as `strawberry.type(directives=...)` takes them.

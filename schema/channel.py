@@ -3,8 +3,6 @@
 `strawberry.enum` registers the data layer's enum in place, so both layers share one class.
 """
 
-from __future__ import annotations
-
 import strawberry
 
 from datasources.records import Channel

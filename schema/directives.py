@@ -5,8 +5,6 @@ AppSync defines these itself, so their definitions are never printed
 lives in the AppSync edge, not here.
 """
 
-from __future__ import annotations
-
 import strawberry
 from strawberry.schema_directive import Location
 

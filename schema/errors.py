@@ -1,7 +1,5 @@
 """The `userErrors` of mutation payloads: business failures, each with a domain code."""
 
-from __future__ import annotations
-
 import strawberry
 
 from resolvers.errors import CartErrorCode, OrderErrorCode, UserErrorRecord
@@ -20,7 +18,7 @@ class CartUserError:
     code: CartErrorCode
 
     @classmethod
-    def of(cls, e: UserErrorRecord) -> CartUserError:
+    def of(cls, e: UserErrorRecord) -> "CartUserError":
         return cls(
             field=list(e.field) if e.field else None, message=e.message, code=CartErrorCode(e.code)
         )
@@ -35,7 +33,7 @@ class OrderUserError:
     code: OrderErrorCode
 
     @classmethod
-    def of(cls, e: UserErrorRecord) -> OrderUserError:
+    def of(cls, e: UserErrorRecord) -> "OrderUserError":
         return cls(
             field=list(e.field) if e.field else None, message=e.message, code=OrderErrorCode(e.code)
         )

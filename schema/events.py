@@ -7,8 +7,6 @@ endpoint pushes the result to the `onStockChanged` / `onPriceChanged` /
 `@aws_iam` is allowed, while the returned types are readable by the subscribers' modes.
 """
 
-from __future__ import annotations
-
 import strawberry
 
 from datasources.order import OrderStatus

@@ -1,7 +1,5 @@
 """The typed `info` every resolver receives."""
 
-from __future__ import annotations
-
 from typing import TypeAlias
 
 import strawberry

@@ -4,8 +4,6 @@ Parents use it to fetch in one batch what their list elements will need, so that
 fields stay synchronous (an `async` resolver per list element doubles execution time).
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection

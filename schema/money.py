@@ -1,7 +1,5 @@
 """Money as Shopify and Saleor shape it: a decimal string amount, never a Float."""
 
-from __future__ import annotations
-
 import enum
 
 import strawberry
@@ -35,7 +33,7 @@ class Money:
     currency_code: CurrencyCode
 
     @classmethod
-    def of(cls, record: MoneyRecord) -> Money:
+    def of(cls, record: MoneyRecord) -> "Money":
         return cls(amount=f"{record.amount:.2f}", currency_code=CurrencyCode(record.currency_code))
 
 
@@ -48,7 +46,7 @@ class TaxedMoney:
     gross: Money
 
     @classmethod
-    def of(cls, net: MoneyRecord, tax: MoneyRecord) -> TaxedMoney:
+    def of(cls, net: MoneyRecord, tax: MoneyRecord) -> "TaxedMoney":
         return cls(net=Money.of(net), tax=Money.of(tax), gross=Money.of(net + tax))
 
 

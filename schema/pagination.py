@@ -1,7 +1,5 @@
 """AppSync/Amplify lists: `{items, nextToken}`, with `limit` (max 100) and `nextToken` args."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
@@ -24,6 +22,6 @@ class Connection(Generic[T]):
     )
 
     @classmethod
-    def of(cls, page: Page[R], convert: Callable[[R], T]) -> Connection[T]:
+    def of(cls, page: Page[R], convert: Callable[[R], T]) -> "Connection[T]":
         items: Iterable[R] = page.items
         return cls(items=[convert(i) for i in items], next_token=page.next_token)

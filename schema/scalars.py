@@ -11,8 +11,6 @@ or inline literal) and every output value goes through the same checks; failures
 ``ScalarValueError`` worded like AppSync's engine (§1.4).
 """
 
-from __future__ import annotations
-
 import ipaddress
 import re
 from collections.abc import Callable, Mapping

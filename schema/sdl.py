@@ -7,8 +7,6 @@ custom scalars, type names with the reserved ``AWS`` prefix, ``@oneOf``,
 ``@specifiedBy``, ``repeatable`` directives and interfaces implementing interfaces.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Iterator
 
 import strawberry

@@ -6,8 +6,6 @@ top-level fields (APPSYNC.md §5.4). Strawberry wants async generators for subsc
 fields; these never yield. A field's return type must be the listed mutations' return type.
 """
 
-from __future__ import annotations
-
 from collections.abc import AsyncGenerator
 from typing import Any
 

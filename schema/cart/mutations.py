@@ -1,7 +1,5 @@
 """Cart mutations. Each returns `{cart, userErrors}`; a refused change writes nothing."""
 
-from __future__ import annotations
-
 import strawberry
 
 from resolvers import cart as carts
@@ -49,7 +47,7 @@ class CartPayload:
     user_errors: list[CartUserError]
 
     @classmethod
-    async def of(cls, info: Info, result: CartResult) -> CartPayload:
+    async def of(cls, info: Info, result: CartResult) -> "CartPayload":
         cart = None
         if result.cart and not result.user_errors:
             await evict_cart(info, result.cart.id)

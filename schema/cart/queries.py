@@ -1,7 +1,5 @@
 """Cart root fields."""
 
-from __future__ import annotations
-
 import strawberry
 
 from resolvers import cart as carts

@@ -4,8 +4,6 @@ Like products, a cart is built with everything its selected fields read (line pr
 variants) fetched in one batch first, so line fields stay synchronous.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 
 import strawberry
@@ -31,7 +29,7 @@ strawberry.enum(CartStatus, description="ACTIVE until an order is placed from it
 Prices = Mapping[str, ProductPricesRecord | None]
 
 
-async def cart_for(info: Info, record: CartRecord, *, under_path: str | None = None) -> Cart:
+async def cart_for(info: Info, record: CartRecord, *, under_path: str | None = None) -> "Cart":
     """Build the `Cart` of the current field, prefetching what the query selects."""
     paths = selected_paths(info)
     if under_path is not None:
@@ -109,7 +107,7 @@ class Cart:
         prices: Prices,
         views: Mapping[str, ProductView],
         prices_error: SourceError | None = None,
-    ) -> Cart:
+    ) -> "Cart":
         return cls(
             id=strawberry.ID(r.id),
             channel=r.channel,

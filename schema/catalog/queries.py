@@ -1,7 +1,5 @@
 """Catalog root fields."""
 
-from __future__ import annotations
-
 import strawberry
 
 from resolvers import catalog

@@ -6,8 +6,6 @@ The one exception is `recommendations`, from another source (the graph): it is a
 product, and its loader still sends one traversal for the whole page.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -50,7 +48,7 @@ def needs_of_variant(paths: frozenset[str]) -> Needs:
 
 async def products_for(
     info: Info, records: Sequence[ProductRecord], *, under_path: str | None = None
-) -> list[Product]:
+) -> "list[Product]":
     """Build the `Product`s of the current field, prefetching what the query selects."""
     paths = selected_paths(info)
     if under_path is not None:
@@ -71,7 +69,7 @@ class Brand:
     name: str
 
     @classmethod
-    def of(cls, r: BrandRecord) -> Brand:
+    def of(cls, r: BrandRecord) -> "Brand":
         return cls(id=strawberry.ID(r.id), name=r.name)
 
 
@@ -87,7 +85,7 @@ class Variant:
     view: strawberry.Private[ProductView]
 
     @classmethod
-    def of(cls, r: VariantRecord, view: ProductView) -> Variant:
+    def of(cls, r: VariantRecord, view: ProductView) -> "Variant":
         return cls(
             id=strawberry.ID(r.id),
             sku=r.sku,
@@ -140,7 +138,7 @@ class Variant:
         )
 
     @strawberry.field
-    async def product(self, info: Info) -> Annotated[Product, strawberry.lazy(__name__)]:
+    async def product(self, info: Info) -> "Annotated[Product, strawberry.lazy(__name__)]":
         (product,) = await products_for(info, [self.view.record])
         return product
 
@@ -158,7 +156,7 @@ class Product:
     view: strawberry.Private[ProductView]
 
     @classmethod
-    def of(cls, view: ProductView) -> Product:
+    def of(cls, view: ProductView) -> "Product":
         r = view.record
         return cls(
             id=strawberry.ID(r.id),
@@ -181,7 +179,7 @@ class Product:
         return Brand.of(self.view.brand) if self.view.brand else None
 
     @strawberry.field
-    def category(self) -> Annotated[Category, strawberry.lazy(__name__)] | None:
+    def category(self) -> "Annotated[Category, strawberry.lazy(__name__)] | None":
         return Category.of(self.view.category) if self.view.category else None
 
     @strawberry.field(description="Lowest and highest variant price on a channel.")
@@ -207,7 +205,7 @@ class Product:
         info: Info,
         kind: RecommendationKind = RecommendationKind.ALSO_BOUGHT,
         limit: int | None = recs.DEFAULT_LIMIT,
-    ) -> list[Product] | None:
+    ) -> "list[Product] | None":
         records = await recs.for_product(info.context, self.view.record.id, kind=kind, limit=limit)
         return await products_for(info, records)
 
@@ -220,23 +218,23 @@ class Category:
     record: strawberry.Private[CategoryRecord]
 
     @classmethod
-    def of(cls, r: CategoryRecord) -> Category:
+    def of(cls, r: CategoryRecord) -> "Category":
         return cls(id=strawberry.ID(r.id), name=r.name, slug=r.slug, record=r)
 
     @strawberry.field
-    async def parent(self, info: Info) -> Category | None:
+    async def parent(self, info: Info) -> "Category | None":
         record = await catalog.category_optional(info.context, self.record.parent_id)
         return Category.of(record) if record else None
 
     @strawberry.field(description="From the root down to the parent: breadcrumbs.")
-    async def ancestors(self, info: Info) -> list[Category]:
+    async def ancestors(self, info: Info) -> "list[Category]":
         records = await info.context.loaders.category_by_id.load_many(list(self.record.path))
         return [Category.of(r) for r in records if r is not None]
 
     @strawberry.field
     async def children(
         self, info: Info, limit: int | None = None, next_token: str | None = None
-    ) -> Connection[Category]:
+    ) -> "Connection[Category]":
         page = await catalog.categories(
             info.context, parent_id=self.record.id, limit=limit, next_token=next_token
         )

@@ -1,7 +1,5 @@
 """Customers and addresses."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -33,7 +31,7 @@ class Address:
     phone: AWSPhone | None
 
     @classmethod
-    def of(cls, a: AddressRecord) -> Address:
+    def of(cls, a: AddressRecord) -> "Address":
         return cls(
             first_name=a.first_name,
             last_name=a.last_name,
@@ -58,7 +56,7 @@ class Loyalty:
     )
 
     @classmethod
-    def of(cls, r: LoyaltyRecord) -> Loyalty:
+    def of(cls, r: LoyaltyRecord) -> "Loyalty":
         return cls(
             tier=r.tier,
             points=r.points,
@@ -78,7 +76,7 @@ class Customer:
     created_at: AWSDateTime
 
     @classmethod
-    def of(cls, r: CustomerRecord) -> Customer:
+    def of(cls, r: CustomerRecord) -> "Customer":
         return cls(
             id=strawberry.ID(r.id),
             email=AWSEmail(r.email),
@@ -100,7 +98,7 @@ class Customer:
     @strawberry.field(description="Newest first.")
     async def orders(
         self, info: Info, limit: int | None = None, next_token: str | None = None
-    ) -> Connection[Annotated[Order, strawberry.lazy("schema.order.types")]]:
+    ) -> Connection[Annotated["Order", strawberry.lazy("schema.order.types")]]:
         from schema.order.types import Order
 
         page = await orders.orders_of_customer(

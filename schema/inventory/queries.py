@@ -1,7 +1,5 @@
 """Inventory root fields."""
 
-from __future__ import annotations
-
 import strawberry
 
 from resolvers import inventory

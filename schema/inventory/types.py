@@ -1,7 +1,5 @@
 """Locations, stock per location, availability per channel."""
 
-from __future__ import annotations
-
 import strawberry
 
 from datasources.inventory import LocationKind, LocationRecord
@@ -24,7 +22,7 @@ class Location:
     channels: list[Channel]
 
     @classmethod
-    def of(cls, r: LocationRecord) -> Location:
+    def of(cls, r: LocationRecord) -> "Location":
         return cls(
             id=strawberry.ID(r.id),
             name=r.name,
@@ -42,7 +40,7 @@ class Stock:
     available: int
 
     @classmethod
-    def of(cls, s: StockAtLocation) -> Stock:
+    def of(cls, s: StockAtLocation) -> "Stock":
         return cls(
             location_id=strawberry.ID(s.location_id),
             quantity=s.level.quantity,
@@ -66,7 +64,7 @@ class Availability:
     in_stock: bool
 
     @classmethod
-    def of(cls, a: AvailabilityRecord) -> Availability:
+    def of(cls, a: AvailabilityRecord) -> "Availability":
         return cls(
             channel=a.channel,
             location_id=strawberry.ID(a.location_id) if a.location_id else None,

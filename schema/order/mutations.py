@@ -1,7 +1,5 @@
 """Order mutations."""
 
-from __future__ import annotations
-
 import strawberry
 
 from resolvers import order as orders

@@ -1,7 +1,5 @@
 """Order root fields."""
 
-from __future__ import annotations
-
 import strawberry
 
 from resolvers import order as orders

@@ -1,7 +1,5 @@
 """Orders and their lines."""
 
-from __future__ import annotations
-
 import strawberry
 
 from datasources.order import OrderLineRecord, OrderPaymentRecord, OrderRecord, OrderStatus
@@ -25,7 +23,7 @@ class Payment:
     amount: Money
 
     @classmethod
-    def of(cls, r: OrderPaymentRecord) -> Payment:
+    def of(cls, r: OrderPaymentRecord) -> "Payment":
         return cls(
             id=strawberry.ID(r.id),
             provider=r.provider,
@@ -47,7 +45,7 @@ class OrderLine:
     location_id: strawberry.ID
 
     @classmethod
-    def of(cls, r: OrderLineRecord) -> OrderLine:
+    def of(cls, r: OrderLineRecord) -> "OrderLine":
         return cls(
             id=strawberry.ID(r.id),
             variant_id=strawberry.ID(r.variant_id),
@@ -81,7 +79,7 @@ class Order:
     record: strawberry.Private[OrderRecord]
 
     @classmethod
-    def of(cls, r: OrderRecord) -> Order:
+    def of(cls, r: OrderRecord) -> "Order":
         return cls(
             id=strawberry.ID(r.id),
             number=r.number,

@@ -1,7 +1,5 @@
 """A variant's price on one channel."""
 
-from __future__ import annotations
-
 import strawberry
 
 from datasources.pricing import PriceRecord
@@ -24,7 +22,7 @@ class VariantPrice:
     )
 
     @classmethod
-    def of(cls, channel: Channel, r: PriceRecord) -> VariantPrice:
+    def of(cls, channel: Channel, r: PriceRecord) -> "VariantPrice":
         return cls(
             channel=channel,
             price=Money.of(r.price),

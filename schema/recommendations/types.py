@@ -5,8 +5,6 @@ null with errorType `Neptune:<Reason>` when the graph cannot answer).
 `strawberry.enum` registers the data layer's enum in place, so both layers share one class.
 """
 
-from __future__ import annotations
-
 import strawberry
 
 from datasources.recommendations import RecommendationKind
