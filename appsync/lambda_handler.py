@@ -50,6 +50,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar, Final, Literal
 
 import orjson
@@ -246,36 +247,60 @@ def operation_from_event(schema: Schema, event: Event) -> Operation:
         raise BadEventError(
             f"only root fields (Query.*, Mutation.*) resolve here, not {parent}.{field_name}"
         )
-    core = schema._schema
-    root = core.get_type(parent)
+    arguments = event.get("arguments") or {}
+    if not isinstance(arguments, Mapping):
+        raise BadEventError("arguments must be an object")
+    selection = str(info.get("selectionSetGraphQL") or "")
+    template = _template(schema, parent, field_name, selection, tuple(arguments))
+    variables = {
+        variable: _encode_json_scalars(arguments[name], arg_type)
+        for name, variable, arg_type in template.arguments
+    }
+    given = info.get("variables") or {}
+    for variable, used_as in template.uses:
+        variables[variable] = _encode_json_scalars(given.get(variable), used_as)
+    return Operation(field_name, template.document, variables)
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """An event's operation without its values: the same for every event of one field with
+    one selection set and the same argument names, which is what AppSync sends a resolver."""
+
+    document: str
+    # (argument, its variable, the argument's type), in the event's order
+    arguments: tuple[tuple[str, str, GraphQLInputType], ...]
+    # (variable, the type where the selection set uses it): the selection set's own variables
+    uses: tuple[tuple[str, GraphQLInputType], ...]
+
+
+# Rebuilding the document (parse the selection set, type its variables with a TypeInfo walk,
+# print) is most of what the handler adds to a warm event (docs/performance.md); the values
+# travel as variables, so the document repeats. Bounded: a schema has a bounded set of root
+# fields, and a client a bounded set of selection sets.
+@lru_cache(maxsize=512)
+def _template(
+    schema: Schema, parent: str, field_name: str, selection_text: str, names: tuple[str, ...]
+) -> _Template:
+    root = schema._schema.get_type(parent)
     assert isinstance(root, GraphQLObjectType)
     definition = root.fields.get(field_name)
     if definition is None:
         raise BadEventError(f"{parent}.{field_name} is not in the schema")
-    arguments = event.get("arguments") or {}
-    if not isinstance(arguments, Mapping):
-        raise BadEventError("arguments must be an object")
-    unknown = set(arguments) - set(definition.args)
+    unknown = set(names) - set(definition.args)
     if unknown:
         raise BadEventError(f"{parent}.{field_name} has no argument {sorted(unknown)[0]}")
 
-    selection, fragments = _selection(str(info.get("selectionSetGraphQL") or ""))
-    variables: dict[str, Any] = {}
-    definitions: list[VariableDefinitionNode] = []
-    argument_nodes: list[ArgumentNode] = []
-    for name, value in arguments.items():
-        arg_type = definition.args[name].type
-        variable = f"{_ARG_PREFIX}{name}"
-        variables[variable] = _encode_json_scalars(value, arg_type)
-        definitions.append(_variable_definition(variable, arg_type))
-        argument_nodes.append(
-            ArgumentNode(
-                name=NameNode(value=name), value=VariableNode(name=NameNode(value=variable))
-            )
-        )
+    selection, fragments = _selection(selection_text)
+    arguments = tuple((name, f"{_ARG_PREFIX}{name}", definition.args[name].type) for name in names)
+    definitions = [_variable_definition(variable, t) for _, variable, t in arguments]
+    argument_nodes = tuple(
+        ArgumentNode(name=NameNode(value=name), value=VariableNode(name=NameNode(value=variable)))
+        for name, variable, _ in arguments
+    )
     root_field = FieldNode(
         name=NameNode(value=field_name),
-        arguments=tuple(argument_nodes),
+        arguments=argument_nodes,
         directives=(),
         selection_set=selection,
     )
@@ -286,13 +311,14 @@ def operation_from_event(schema: Schema, event: Event) -> Operation:
         operation=kind, name=name, variable_definitions=(), directives=(), selection_set=selections
     )
     # The selection set's own variables, typed by where they are used.
-    given = info.get("variables") or {}
-    uses = _variable_uses(schema, DocumentNode(definitions=(draft, *fragments)))
-    for variable, used_as in uses.items():
-        if variable.startswith(_ARG_PREFIX):
-            continue
-        variables[variable] = _encode_json_scalars(given.get(variable), used_as)
-        definitions.append(_variable_definition(variable, used_as))
+    uses = tuple(
+        (variable, used_as)
+        for variable, used_as in _variable_uses(
+            schema, DocumentNode(definitions=(draft, *fragments))
+        ).items()
+        if not variable.startswith(_ARG_PREFIX)
+    )
+    definitions += [_variable_definition(variable, used_as) for variable, used_as in uses]
     operation = OperationDefinitionNode(
         operation=kind,
         name=name,
@@ -301,7 +327,7 @@ def operation_from_event(schema: Schema, event: Event) -> Operation:
         selection_set=selections,
     )
     document = DocumentNode(definitions=(operation, *fragments))
-    return Operation(field_name, print_ast(document), variables)
+    return _Template(print_ast(document), arguments, uses)
 
 
 def _selection(text: str) -> tuple[SelectionSetNode | None, list[DefinitionNode]]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from appsync import lambda_handler
 from appsync.auth import AuthMode
 from appsync.lambda_handler import (
     LAMBDA_UNHANDLED,
@@ -215,6 +216,41 @@ def test_the_rebuilt_operation_declares_arguments_and_variables(
     operation = operation_from_event(resolver.schema, product_event("p1"))
     assert "query Lambda_Query_product($lambdaArg_id: ID, $channel: Channel!)" in operation.document
     assert operation.variables == {"lambdaArg_id": "p1", "channel": "WEB"}
+
+
+def test_events_of_one_shape_share_the_rebuilt_document(resolver: LambdaResolver) -> None:
+    # given: AppSync sends one resolver the same selection set with new values every time
+    first = product_event("p1")
+    second = event(
+        "Query", "product", {"id": "p2"}, PRODUCT_SELECTION, variables={"channel": "POS"}
+    )
+    other_shape = event("Query", "product", {"id": "p3"}, "{ id name }")
+    lambda_handler._template.cache_clear()  # earlier tests sent these shapes too
+    parses = Counter[str]()
+    real_parse = lambda_handler.parse
+
+    def counting_parse(source: Any, **kwargs: Any) -> Any:
+        parses[str(source)] += 1
+        return real_parse(source, **kwargs)
+
+    # when
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lambda_handler, "parse", counting_parse)
+        one = operation_from_event(resolver.schema, first)
+        two = operation_from_event(resolver.schema, second)
+        three = operation_from_event(resolver.schema, other_shape)
+        again = operation_from_event(resolver.schema, first)
+    # then: one document per shape, each event with its own values
+    assert two.document == one.document == again.document
+    assert two.variables == {"lambdaArg_id": "p2", "channel": "POS"}
+    assert again.variables == {"lambdaArg_id": "p1", "channel": "WEB"}
+    assert three.document != one.document
+    assert three.variables == {"lambdaArg_id": "p3"}
+    assert parses == {PRODUCT_SELECTION: 1, "{ id name }": 1}
+    # and a bad event fails every time, not once
+    for _ in range(2):
+        with pytest.raises(BadEventError, match="has no argument nope"):
+            operation_from_event(resolver.schema, event("Query", "product", {"nope": "x"}, ""))
 
 
 async def test_events_for_other_than_root_fields_are_refused(resolver: LambdaResolver) -> None:
