@@ -35,7 +35,6 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
 import strawberry
@@ -51,6 +50,7 @@ from strawberry.extensions import SchemaExtension
 
 from appsync.auth.modes import AuthMode
 from appsync.errors import AppSyncError
+from datasources import frozen
 from schema.directives import AwsApiKey, AwsCognitoUserPools, AwsIam, AwsLambda, AwsOidc
 
 __all__ = [
@@ -99,7 +99,7 @@ DIRECTIVE_MODES: Final[Mapping[type, AuthMode]] = {
 _FIELD_ARN = re.compile(r"^arn:[^:]+:appsync:[^:]*:[^:]*:apis/[^/]+/types/([^/]+)/fields/([^/]+)$")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Grant:
     """Who may pass one check. `modes` None means "the API's default mode only"."""
 
@@ -111,7 +111,7 @@ class Grant:
         return frozenset({default_mode}) if self.modes is None else self.modes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class AuthRule:
     """The two checks AppSync makes when it resolves `type_name.field_name`."""
 

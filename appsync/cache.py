@@ -47,7 +47,6 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -65,6 +64,7 @@ from strawberry.extensions import SchemaExtension
 
 from appsync.auth.identity import Caller
 from appsync.caching import CacheSettings, CachingBehavior, CachingConfig, canonical_key
+from datasources import frozen
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -197,7 +197,7 @@ class RedisCacheBackend:
             raise CacheUnavailableError(f"cache flush failed: {exc}") from exc
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class _Spec:
     """How one cached field is keyed: `keys` None means FULL_REQUEST_CACHING's key."""
 

@@ -49,7 +49,7 @@ import asyncio
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from typing import Any, ClassVar, Final, Literal
 
@@ -93,6 +93,7 @@ from appsync.authz import FieldAuthorization
 from appsync.errors import INTERNAL_FAILURE, format_error
 from appsync.limits import Limits
 from appsync.settings import EdgeSettings
+from datasources import frozen
 from datasources.build import ConnectorSettings, Sources, open_sources
 from datasources.envsettings import EnvSettings
 from datasources.settings import Settings
@@ -227,7 +228,7 @@ def _principal(mode: AuthMode, identity: Mapping[str, Any] | None) -> str:
 # --- the operation -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Operation:
     """One event as a GraphQL request against the schema."""
 
@@ -262,7 +263,7 @@ def operation_from_event(schema: Schema, event: Event) -> Operation:
     return Operation(field_name, template.document, variables)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class _Template:
     """An event's operation without its values: the same for every event of one field with
     one selection set and the same argument names, which is what AppSync sends a resolver."""

@@ -65,6 +65,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from appsync.auth.identity import Caller
 from appsync.errors import AppSyncError, RequestError
+from datasources import frozen
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -481,7 +482,7 @@ class RateLimitExceededError(RequestError):
         self.retry_after = retry_after  # seconds; the edge may send it as Retry-After
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class RateDecision:
     allowed: bool
     retry_after: float  # seconds until one token is back; 0 when allowed

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
+from datasources import frozen
 from datasources.cart import CartSource
 from datasources.catalog import CatalogSource
 from datasources.customer import CustomerSource
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 OPTIONAL = frozenset({NEPTUNE})
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class ConnectorSettings:
     """The settings of every source beyond DynamoDB, each from its own environment prefix
     (CG_NEPTUNE_, CG_PAYMENTS_, CG_TAX_, CG_ERP_, CG_LOYALTY_) unless given."""
@@ -57,7 +58,7 @@ class ConnectorSettings:
     loyalty: LoyaltySettings = field(default_factory=LoyaltySettings)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Sources:
     catalog: CatalogSource
     pricing: PricingSource

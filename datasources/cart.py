@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Protocol
 
+from datasources import frozen
 from datasources.events.records import DomainEvent
 from datasources.records import Channel
 
@@ -17,7 +18,7 @@ class CartStatus(enum.StrEnum):
     CHECKED_OUT = "CHECKED_OUT"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class CartLineRecord:
     id: str
     product_id: str
@@ -25,7 +26,7 @@ class CartLineRecord:
     quantity: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class CartRecord:
     id: str
     channel: Channel

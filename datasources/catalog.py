@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
 
+from datasources import frozen
 from datasources.records import Page
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class ImageRecord:
     url: str
     alt: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class VariantRecord:
     id: str
     product_id: str
@@ -24,7 +25,7 @@ class VariantRecord:
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class ProductRecord:
     id: str
     name: str
@@ -39,7 +40,7 @@ class ProductRecord:
     updated_at: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class CategoryRecord:
     id: str
     name: str
@@ -49,20 +50,20 @@ class CategoryRecord:
     path: Sequence[str] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class BrandRecord:
     id: str
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class SkuRecord:
     sku: str
     product_id: str
     variant_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class ProductFilter:
     category_id: str | None = None
     brand_id: str | None = None

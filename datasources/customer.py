@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
+from datasources import frozen
 
-@dataclass(frozen=True, slots=True)
+
+@frozen.record
 class AddressRecord:
     first_name: str
     last_name: str
@@ -18,7 +19,7 @@ class AddressRecord:
     phone: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class CustomerRecord:
     id: str
     email: str

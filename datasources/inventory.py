@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
+from datasources import frozen
 from datasources.records import Channel, Page
 
 
@@ -15,7 +15,7 @@ class LocationKind(enum.StrEnum):
     STORE = "STORE"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class LocationRecord:
     id: str
     name: str
@@ -26,7 +26,7 @@ class LocationRecord:
     channels: Sequence[Channel]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class StockLevel:
     quantity: int
     reserved: int
@@ -36,7 +36,7 @@ class StockLevel:
         return max(self.quantity - self.reserved, 0)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class ProductStockRecord:
     """Stock of every variant of one product at every location, one item per product."""
 
@@ -59,7 +59,7 @@ class InventorySource(Protocol):
     ) -> Page[LocationRecord]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class LiveStockRecord:
     """On-hand stock of one product's variants, live from the system of record (the ERP).
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
+from datasources import frozen
 from datasources.errors import SourceRejectedError
 
 SOURCE = "Loyalty"
@@ -24,7 +24,7 @@ class LoyaltyTier(enum.StrEnum):
     PLATINUM = "PLATINUM"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class LoyaltyRecord:
     customer_id: str
     tier: LoyaltyTier
@@ -40,7 +40,7 @@ class RedemptionStatus(enum.StrEnum):
     COMPENSATED = "COMPENSATED"  # the order failed; the points went back
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class RedemptionRecord:
     order_id: str
     customer_id: str

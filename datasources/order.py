@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
+from datasources import frozen
 from datasources.errors import ConditionFailedError
 from datasources.events.records import DomainEvent
 from datasources.records import Channel, MoneyRecord, Page
@@ -23,7 +23,7 @@ class OrderStatus(enum.StrEnum):
     RETURNED = "RETURNED"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class OrderLineRecord:
     id: str
     product_id: str
@@ -36,7 +36,7 @@ class OrderLineRecord:
     location_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class OrderPaymentRecord:
     """The payment that settles an order, as the provider reported it at checkout."""
 
@@ -46,7 +46,7 @@ class OrderPaymentRecord:
     amount: MoneyRecord
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class OrderRecord:
     id: str
     number: str
@@ -70,7 +70,7 @@ class OrderRecord:
         return self.total if self.discount is None else self.total + self.discount.negated()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class StockReservation:
     product_id: str
     variant_id: str
@@ -78,7 +78,7 @@ class StockReservation:
     quantity: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class IdempotencyRecord:
     key: str
     request_hash: str

@@ -13,9 +13,9 @@ of the `Payments` source.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Protocol
 
+from datasources import frozen
 from datasources.records import MoneyRecord
 
 SOURCE = "Payments"
@@ -29,7 +29,7 @@ class PaymentStatus(enum.StrEnum):
     CANCELED = "CANCELED"  # the authorization was released
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class PaymentRequest:
     order_id: str
     amount: MoneyRecord
@@ -39,7 +39,7 @@ class PaymentRequest:
     description: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class PaymentRecord:
     id: str  # the provider's id (Stripe: `pi_...`)
     status: PaymentStatus

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
+from datasources import frozen
 from datasources.records import Channel, MoneyRecord
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class PriceRecord:
     price: MoneyRecord
     compare_at: MoneyRecord | None = None
     contract: bool = False  # the customer's negotiated price, not the list price
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class ProductPricesRecord:
     """All prices of one product, stored together so a listing reads one item per product."""
 
@@ -33,7 +33,7 @@ class PricingSource(Protocol):
     ) -> Sequence[ProductPricesRecord | None]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class ContractPriceRecord:
     """A customer's negotiated price for one SKU (an ERP price condition), valid today."""
 

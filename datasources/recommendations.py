@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from datasources import frozen
 from datasources.order import OrderRecord, OrderStatus
 
 # A guest order has no customer: its buyer is a vertex of its own, `guest:<order id>`.
@@ -27,19 +27,19 @@ class RecommendationKind(enum.StrEnum):
     SIMILAR = "SIMILAR"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class RankedProduct:
     product_id: str
     score: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class PurchaseLine:
     product_id: str
     quantity: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Purchase:
     """What the graph learns from one order (`purchase_of`)."""
 

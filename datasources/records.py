@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Generic, TypeVar
+
+from datasources import frozen
 
 T = TypeVar("T")
 
@@ -17,7 +18,7 @@ class Channel(enum.StrEnum):
     POS = "POS"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class MoneyRecord:
     amount: Decimal
     currency_code: str
@@ -38,7 +39,7 @@ class MoneyRecord:
         return cls(Decimal("0.00"), currency_code)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Page(Generic[T]):
     """One page of a list and the opaque token of the next one (None on the last page)."""
 

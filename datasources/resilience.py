@@ -55,6 +55,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from datasources import frozen
 from datasources.errors import (
     CircuitOpenError,
     SourceError,
@@ -75,7 +76,7 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Policy:
     """How one source is called. Times are in seconds."""
 

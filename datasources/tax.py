@@ -9,15 +9,16 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Protocol
 
+from datasources import frozen
 from datasources.records import MoneyRecord
 
 SOURCE = "Tax"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class TaxAddress:
     country: str  # ISO 3166-1 alpha-2
     postal_code: str | None = None
@@ -26,7 +27,7 @@ class TaxAddress:
     line1: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class TaxLine:
     reference: str  # unique within the request: the cart or order line id
     amount: MoneyRecord  # the line's net total (unit price x quantity)
@@ -34,14 +35,14 @@ class TaxLine:
     tax_code: str | None = None  # provider tax code (Stripe: `txcd_...`); None: the default
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class TaxRequest:
     currency_code: str
     lines: Sequence[TaxLine]
     address: TaxAddress
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class TaxRecord:
     net: MoneyRecord
     tax: MoneyRecord

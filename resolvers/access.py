@@ -7,14 +7,13 @@ Shopify cart id is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from datasources import frozen
 from resolvers.errors import DomainError
 
 STAFF_GROUP = "staff"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Actor:
     customer_id: str | None = None  # the signed-in customer, if any
     staff: bool = False  # Cognito group `staff` (or an authorizer's staff role)

@@ -7,9 +7,10 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
+from datasources import frozen
 from datasources.cart import CartLineRecord, CartRecord, CartStatus
 from datasources.errors import ConditionFailedError
 from datasources.pricing import ProductPricesRecord
@@ -27,19 +28,19 @@ MAX_LINES = 100
 DEFAULT_CURRENCY = "USD"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class LineInput:
     variant_id: str
     quantity: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class CartResult:
     cart: CartRecord | None
     user_errors: Sequence[UserErrorRecord] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class CartTotals:
     subtotal: MoneyRecord
     tax: MoneyRecord

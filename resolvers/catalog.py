@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
+from datasources import frozen
 from datasources.catalog import BrandRecord, CategoryRecord, ProductFilter, ProductRecord
 from datasources.errors import SourceError
 from datasources.inventory import ProductStockRecord
@@ -86,7 +86,7 @@ async def products_of_category(
     )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Needs:
     """What the query will read of each product, beyond the product item itself."""
 
@@ -97,7 +97,7 @@ class Needs:
     category: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class ProductView:
     """A product and whatever its fields need, fetched for a whole page at once."""
 

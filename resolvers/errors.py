@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from datasources import frozen
 
 
 class CartErrorCode(enum.StrEnum):
@@ -44,7 +45,7 @@ class OrderErrorCode(enum.StrEnum):
     PAYMENT_UNAVAILABLE = "PAYMENT_UNAVAILABLE"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class UserErrorRecord:
     message: str
     code: str

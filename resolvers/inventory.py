@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
+from datasources import frozen
 from datasources.catalog import ProductRecord
 from datasources.inventory import LiveStockRecord, LocationRecord, ProductStockRecord, StockLevel
 from datasources.records import Channel, Page
@@ -14,13 +14,13 @@ from resolvers.errors import NotFoundError
 from resolvers.paging import checked_limit
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class StockAtLocation:
     location_id: str
     level: StockLevel
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Availability:
     channel: Channel
     location_id: str | None
@@ -31,7 +31,7 @@ class Availability:
         return self.quantity_available > 0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class LocationIndex:
     """Every location, read once per request: there are few, and availability needs them."""
 

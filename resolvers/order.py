@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 
+from datasources import frozen
 from datasources.cart import CartRecord, CartStatus
 from datasources.errors import ConditionFailedError, SourceError
 from datasources.loyalty import InsufficientPointsError, RedemptionRecord, RedemptionStatus
@@ -49,7 +50,7 @@ CENT = Decimal("0.01")
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class OrderResult:
     order: OrderRecord | None
     user_errors: Sequence[UserErrorRecord] = ()

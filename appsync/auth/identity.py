@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
 from appsync.auth.modes import AuthMode
+from datasources import frozen
 
 __all__ = [
     "ApiKeyIdentity",
@@ -34,7 +35,7 @@ def opaque_principal(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class ApiKeyIdentity:
     """API_KEY: AppSync's identity is null; the key id is kept for limits only."""
 
@@ -49,7 +50,7 @@ class ApiKeyIdentity:
         return opaque_principal(self.mode, self.key_id)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class IamIdentity:
     account_id: str
     user_arn: str
@@ -77,7 +78,7 @@ class IamIdentity:
         return opaque_principal(self.mode, self.user_arn)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class CognitoIdentity:
     sub: str
     issuer: str
@@ -103,7 +104,7 @@ class CognitoIdentity:
         return opaque_principal(self.mode, self.issuer, self.sub)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class OidcIdentity:
     sub: str
     issuer: str
@@ -118,7 +119,7 @@ class OidcIdentity:
         return opaque_principal(self.mode, self.issuer, self.sub)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class LambdaIdentity:
     """AWS_LAMBDA: what the authorizer answered (§2.6)."""
 
@@ -139,7 +140,7 @@ class LambdaIdentity:
 Identity = ApiKeyIdentity | IamIdentity | CognitoIdentity | OidcIdentity | LambdaIdentity
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Caller:
     """The authenticated caller of one request; built only by `Authenticator`.
 

@@ -33,13 +33,13 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from appsync.auth.api_key import MISSING, TtlCache
 from appsync.auth.identity import LambdaIdentity
 from appsync.auth.modes import NOT_AUTHORIZED
 from appsync.errors import UnauthorizedError
+from datasources import frozen
 
 __all__ = [
     "AuthorizerFunction",
@@ -64,7 +64,7 @@ class LambdaInvokeClient(Protocol):
     async def invoke(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class LocalLambdaContext:
     """What a Lambda handler reads from `context`, for handlers run in process."""
 

@@ -23,11 +23,11 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from appsync.deploy.plan import MANAGED_BY_TAG, ApiPlan, PlanError, plan_api
 from appsync.deploy.settings import DeploySettings
+from datasources import frozen
 from datasources.envsettings import SettingsError
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class DeployError(Exception):
     """The deploy stopped; the message says where and why (AppSync's own words included)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Change:
     action: Action
     kind: str  # "api", "schema", "data source", "resolver", "api key", "api cache"

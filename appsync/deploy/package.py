@@ -33,9 +33,10 @@ import tempfile
 import tomllib
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+
+from datasources import frozen
 
 PYTHON_VERSION = "3.11"
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
@@ -67,7 +68,7 @@ class PackageError(RuntimeError):
     """The package could not be built (pip failed, a wrong interpreter, a bad pyproject)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Project:
     """What pyproject.toml says ships: dependencies, package patterns and package data."""
 
@@ -78,7 +79,7 @@ class Project:
     package_data: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Built:
     path: Path
     sha256: str

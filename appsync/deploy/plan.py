@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from graphql import build_schema as build_graphql_schema
@@ -34,6 +33,7 @@ from appsync.caching import CachingBehavior, CachingConfig
 from appsync.deploy.settings import DeploySettings
 from appsync.realtime.access import SUBSCRIPTION_HOOKS
 from appsync.settings import EdgeSettings
+from datasources import frozen
 from schema import build_schema
 from schema.events import EventMutation
 from schema.sdl import APPSYNC_BASE_SDL, export_sdl
@@ -146,7 +146,7 @@ class PlanError(ValueError):
     """The settings describe an API that cannot be deployed."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class ResolverPlan:
     type_name: str  # "Query" | "Mutation" | "Subscription"
     field_name: str
@@ -180,13 +180,13 @@ class ResolverPlan:
         return request
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class ApiKeyPlan:
     description: str
     days: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class ApiPlan:
     name: str
     api: dict[str, Any]  # create/update_graphql_api kwargs minus name/apiId

@@ -28,8 +28,9 @@ lists (member); `containsAny` on lists.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
+
+from datasources import frozen
 
 __all__ = [
     "OPERATORS",
@@ -59,7 +60,7 @@ class FilterError(ValueError):
     """A filter AppSync would refuse; `str(error)` is the client-facing message."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Condition:
     path: tuple[str, ...]
     operator: str
@@ -92,7 +93,7 @@ class Condition:
         return contained if op == "contains" else not contained
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class SubscriptionFilter:
     """One filter document: `entries` OR-ed, each entry's conditions AND-ed."""
 

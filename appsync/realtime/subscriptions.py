@@ -82,6 +82,7 @@ from appsync.limits import fragments_of
 from appsync.realtime.broker import Broker
 from appsync.realtime.filters import FilterError, SubscriptionFilter, parse_filter
 from appsync.realtime.projection import FieldOutcomes, Projector, root_fields, selected_fields
+from datasources import frozen
 from schema.directives import AwsSubscribe
 
 __all__ = [
@@ -107,7 +108,7 @@ MAX_INVALIDATIONS_PER_REQUEST: Final = 5  # AppSync: invalidateSubscriptions per
 FILTER_ERROR_CODE: Final = 400
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class SubscribeRequest:
     """What a subscription field's hook sees (AppSync's subscription resolver context)."""
 
@@ -116,7 +117,7 @@ class SubscribeRequest:
     caller: CallerLike
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class SubscriptionFilters:
     """A hook's answer: `setSubscriptionFilter` / `setSubscriptionInvalidationFilter` JSON."""
 
@@ -128,7 +129,7 @@ class SubscriptionFilters:
 SubscribeHook = Callable[[SubscribeRequest], Awaitable[SubscriptionFilters | None]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Invalidation:
     """`extensions.invalidateSubscriptions({subscriptionField, payload})`."""
 
@@ -190,7 +191,7 @@ class Subscription:
         return all(f.matches(payload) for f in self.filters)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class _Field:
     name: str
     mutations: tuple[str, ...]

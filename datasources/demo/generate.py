@@ -9,11 +9,11 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from datasources import frozen
 from datasources.catalog import (
     BrandRecord,
     CategoryRecord,
@@ -41,7 +41,7 @@ _ORDERS_EPOCH = datetime(2025, 11, 23, tzinfo=UTC)
 _YEAR_SECONDS = 365 * 24 * 3600
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class DemoData:
     """One consistent set: every id referenced anywhere is defined in the same set."""
 
@@ -112,7 +112,7 @@ _NOUNS = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class _Profile:
     """How products of one root category vary, cost and are described."""
 

@@ -8,11 +8,11 @@ from. Everything else is the same projection `graph rebuild` makes from DynamoDB
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tqdm import tqdm
 
+from datasources import frozen
 from datasources.demo.generate import DemoData
 from datasources.neptune.client import NeptuneClient
 from datasources.neptune.graph import Upserts
@@ -25,7 +25,7 @@ _VIEWS_SEED = 4
 _VIEWERS_EVERY = 3
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class DemoView:
     customer_id: str
     product_id: str

@@ -22,9 +22,10 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
+from datasources import frozen
 from datasources.dynamodb.client import DynamoClient
 from datasources.dynamodb.tables import APIKEYS
 from datasources.errors import ConditionFailedError
@@ -67,7 +68,7 @@ class ApiKeyNotFoundError(LookupError):
     """No key, or more than one, matches what was given to `revoke`."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class ApiKeyRecord:
     key_id: str
     hint: str  # `da2-` and the first 4 characters, for people to tell keys apart
@@ -81,7 +82,7 @@ class ApiKeyRecord:
         return self.revoked_at is None and now < self.expires
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class CreatedApiKey:
     key: str  # the secret: shown once, never stored
     record: ApiKeyRecord

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from datasources import frozen
 from datasources.dynamodb.client import DynamoClient
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class TableSpec:
     name: str
     indexes: tuple[str, ...] = ()

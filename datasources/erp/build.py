@@ -14,12 +14,12 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
 import aiohttp
 
+from datasources import frozen
 from datasources.erp.odata import SOURCE, ODataClient
 from datasources.erp.prices import ErpContractPriceSource, utc_today
 from datasources.erp.settings import ErpSettings
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 _BACKSTOP_SECONDS = 60.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class ErpSources:
     stock: ErpLiveStockSource
     prices: ErpContractPriceSource

@@ -19,10 +19,10 @@ either ERP's answers with the demo set.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from datasources import frozen
 from datasources.demo.generate import DemoData
 from datasources.inventory import LocationKind
 from datasources.records import Channel
@@ -60,7 +60,7 @@ _QUALITY_INSPECTION = Decimal(3)
 _CENTS = Decimal("0.01")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class ErpData:
     """Rows per entity set; each row maps the entity's columns to str, Decimal or date."""
 

@@ -25,7 +25,6 @@ import re
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -33,6 +32,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from datasources import frozen
 from datasources.erp.demo import COLUMNS, KEYS, ErpData, Row, Value
 
 ROOTS = {"stock": "/odata/v4/stock", "pricing": "/odata/v4/pricing"}
@@ -65,7 +65,7 @@ Resolve = Callable[[Row, str], Value | None]
 Predicate = Callable[[Row], bool]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class _Const:
     value: Value | None
 
@@ -223,7 +223,7 @@ def _value(operand: Operand, row: Row) -> Value | None:
 # --- the server ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class EmbeddedErp:
     """Where the embedded ERP listens: the service roots to put in `ErpSettings`."""
 

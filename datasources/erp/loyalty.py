@@ -21,11 +21,11 @@ server's `statement_timeout` (so PostgreSQL stops working for a caller that has 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
 
+from datasources import frozen
 from datasources.errors import (
     SourceError,
     SourceRejectedError,
@@ -60,7 +60,7 @@ class TransactionConflictError(SourceError):
     retryable = True
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Enrollment:
     """An account as the loyalty system's import takes it (the tier follows lifetime points)."""
 

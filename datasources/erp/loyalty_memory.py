@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from datasources import frozen
 from datasources.erp.loyalty import Enrollment, require_positive
 from datasources.errors import SourceRejectedError
 from datasources.loyalty import (
@@ -45,7 +46,7 @@ class _Account:
     tier: LoyaltyTier
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class _Redemption:
     customer_id: str | None  # None when VOIDED
     points: int

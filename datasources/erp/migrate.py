@@ -17,12 +17,13 @@ import hashlib
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+
+from datasources import frozen
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class MigrationChecksumError(MigrationError):
     """An applied migration's file changed since it was applied."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class Migration:
     version: int
     name: str

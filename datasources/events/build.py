@@ -15,13 +15,13 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from typing import Any, cast
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
+from datasources import frozen
 from datasources.dynamodb.client import DynamoClient, policy_for
 from datasources.events.aws import EVENTBRIDGE, SQS, EventsClient, SqsClient
 from datasources.events.consumer import Handler, QueueConsumer
@@ -37,7 +37,7 @@ _STOP_GRACE_SECONDS = 10.0
 _DLQ_MAX_RECEIVES = 5
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class LocalWiring:
     """What `ensure_local_wiring` created (or found) on the local engine."""
 

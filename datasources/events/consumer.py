@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from datasources import frozen
 from datasources.errors import SourceError
 from datasources.events.aws import SQS, SqsClient, translate
 from datasources.resilience import Resilience
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 MAX_VISIBILITY_SECONDS = 900
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class InboundEvent:
     """An EventBridge event as the rule delivered it."""
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from datasources import frozen
 
 SOURCE_PREFIX = "commerce-graph."
 
@@ -34,7 +36,7 @@ def new_event_id() -> str:
     return uuid.uuid4().hex
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class DomainEvent:
     event_id: str
     source: str

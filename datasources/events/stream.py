@@ -29,6 +29,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from datasources import frozen
 from datasources.build import open_dynamo
 from datasources.dynamodb.client import Item, from_wire
 from datasources.errors import SourceError
@@ -70,7 +71,7 @@ class DrainMetrics:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class _Pending:
     sequence_number: str
     item: Item

@@ -19,12 +19,12 @@ gremlinpython is untyped: traversals are `Traversal` (= Any) and stay inside thi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeAlias
 
 from gremlin_python.process.traversal import Direction, Merge, T
 
+from datasources import frozen
 from datasources.recommendations import PurchaseLine
 
 Traversal: TypeAlias = Any  # a gremlinpython GraphTraversal / GraphTraversalSource
@@ -57,7 +57,7 @@ def link_edge_id(label: str, out_id: str, in_id: str) -> str:
     return f"{label}:{out_id}:{in_id}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class _Edge:
     id: str
     label: str

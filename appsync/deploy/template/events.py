@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from graphql import (
@@ -40,6 +39,7 @@ from appsync.deploy.template.cfn import (
 )
 from appsync.deploy.template.tables import TableRef
 from appsync.inbound import ROUTES
+from datasources import frozen
 
 # docs/events.md: batches of 100 records, INSERTs only (a mark or a reschedule is a MODIFY).
 STREAM_BATCH_SIZE: Final = 100
@@ -115,7 +115,7 @@ def add_outbox_drain(
     )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class InboundRoute:
     """The events one internal mutation is called for, and how."""
 

@@ -8,13 +8,12 @@ stack is deleted or a change would replace them: they hold the shop's data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from appsync.deploy.template.cfn import Json, Template, get_att, logical_id, sub
+from datasources import frozen
 from datasources.dynamodb.tables import ALL_TABLES, OUTBOX, TableSpec, table_definition
 
 
-@dataclass(frozen=True, slots=True)
+@frozen.record
 class TableRef:
     """A table of the template, for the policies that name it."""
 
