@@ -2,6 +2,7 @@
 
     python -m bench.lambda_cold [--package ZIP] [--before ZIP] [--imports 20]
                                 [--first-invocations 10] [--iterations 300] [--warmup 100]
+                                [--python PATH ...] [--no-instructions]
 
 Cold import. The deployment package (appsync/deploy/package.py, this machine's architecture;
 or --package) is extracted as Lambda extracts it to /var/task. Every sample is a fresh
@@ -11,7 +12,11 @@ times: `pass`, `import strawberry`, `import orjson, strawberry` (what the handle
 module needs before any code of ours), `import appsync.lambda_handler`, the same without the
 .pyc files, and from the --before zip if given. Reported: each process's wall time and
 -X importtime's cumulative time of what it imports (median, p90), ratios to the baselines, and
-the packages that cost most in the median handler import. Then N first invocations per zip: a
+the packages that cost most in the median handler import. The floor and the handler are also
+imported by other builds of the same CPython (--python; by default Debian's /usr/bin/python3.11,
+a PGO + LTO build, beside the venv's), and counted in instructions by valgrind's callgrind (the
+floor, the handler, the --before handler; one run each: the count repeats to the instruction,
+so it shows a change the wall clock's noise hides). Then N first invocations per zip: a
 fresh interpreter (-X importtime as well) imports the handler and answers one Query.product
 against DynamoDB Local, timing both, and the imports made during that first call (opening the
 sources loads the SDKs they need).
@@ -23,8 +28,9 @@ executed by `schema.execute` on the handler's own schema, sources and event loop
 context built beforehand: the resolvers' own cost. Events: Query.product with the product
 page's selection (bench/operations.py), and a BatchInvoke of 10 of them (directly: the 10
 executions gathered on one context, as the handler runs them). Overhead = handler - direct.
-Also timed alone, per event: rebuilding the operation from the event, and parsing +
-validating its document (which both paths do).
+Also timed alone, per event: rebuilding the operation from the event (cached per shape after
+the first), and parsing + validating its document uncached (what the schema's ParserCache and
+ValidationCache save both paths on a repeated document).
 """
 
 from __future__ import annotations
