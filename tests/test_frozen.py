@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -14,24 +15,22 @@ from datasources import frozen
 from datasources.records import MoneyRecord
 
 
-@frozen.record
-class Line:
-    sku: str
-    quantity: int = 1
-    tags: tuple[str, ...] = ()
-    note: str = field(default="", compare=False)
-    secret: str = field(default="", repr=False)
-    weight: float = field(default=0.0, hash=False)
+def line_class(decorator: Callable[[type], type]) -> Any:
+    """The same class body under `decorator`: both classes get the same qualified name."""
+
+    class Line:
+        sku: str
+        quantity: int = 1
+        tags: tuple[str, ...] = ()
+        note: str = field(default="", compare=False)
+        secret: str = field(default="", repr=False)
+        weight: float = field(default=0.0, hash=False)
+
+    return decorator(Line)
 
 
-@dataclass(frozen=True, slots=True)
-class ReferenceLine:
-    sku: str
-    quantity: int = 1
-    tags: tuple[str, ...] = ()
-    note: str = field(default="", compare=False)
-    secret: str = field(default="", repr=False)
-    weight: float = field(default=0.0, hash=False)
+Line = line_class(frozen.record)
+ReferenceLine = line_class(dataclass(frozen=True, slots=True))
 
 
 @frozen.record
@@ -81,7 +80,7 @@ def test_equality_and_hash_match_a_frozen_dataclass(
 
 @pytest.mark.parametrize("values", CASES)
 def test_repr_matches_a_frozen_dataclass(values: dict[str, Any]) -> None:
-    assert repr(Line(**values)) == repr(ReferenceLine(**values)).replace("ReferenceLine", "Line")
+    assert repr(Line(**values)) == repr(ReferenceLine(**values))
 
 
 def test_only_the_very_same_class_compares_equal() -> None:
@@ -120,7 +119,7 @@ def test_dataclass_functions_work_on_records() -> None:
     ]
     assert dataclasses.replace(line, quantity=3) == Line("a", quantity=3)
     assert dataclasses.asdict(line)["note"] == "gift"
-    assert pickle.loads(pickle.dumps(line)) == line
+    assert pickle.loads(pickle.dumps(Twin("a", 2))) == Twin("a", 2)  # a module-level record
 
 
 def test_a_subclass_compares_hashes_and_prints_its_own_fields() -> None:
