@@ -35,9 +35,8 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -45,6 +44,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from .loop_thread import LoopThread
 from .ports import free_port
 
 T = TypeVar("T")
@@ -89,8 +89,12 @@ class _Answer:
     headers: Mapping[str, str]
 
 
-class HttpFaultProxy:
+class HttpFaultProxy(LoopThread):
+    # Opening starts an aiohttp app and a client session; closing cleans both up.
+    submit_timeout = 15.0
+
     def __init__(self, upstream: str, *, port: int | None = None) -> None:
+        super().__init__("http-fault-proxy")
         self.upstream = upstream.rstrip("/")
         self.port = port or free_port()
         self._lock = threading.Lock()
@@ -99,8 +103,6 @@ class HttpFaultProxy:
         self._saved: dict[str, tuple[tuple[str, str, bytes], _Answer]] = {}
         self._handlers: set[asyncio.Task[Any]] = set()  # touched on the loop's thread only
         self._epoch = 0  # bumped by clear(): an answer from before it is not saved
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="http-fault-proxy", daemon=True)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -109,19 +111,6 @@ class HttpFaultProxy:
         return f"http://127.0.0.1:{self.port}"
 
     # --- control (any thread) -----------------------------------------------------------
-
-    def start(self) -> HttpFaultProxy:
-        self._thread.start()
-        self._submit(self._start())
-        return self
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._submit(self._stop())
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-        if not self._loop.is_closed() and not self._loop.is_running():
-            self._loop.close()
 
     def respond(
         self,
@@ -166,7 +155,7 @@ class HttpFaultProxy:
             self._requests.clear()
             self._saved.clear()
             self._epoch += 1
-        if self._thread.is_alive():
+        if self.running:
             self._submit(self._cancel_handlers())
 
     @property
@@ -183,31 +172,13 @@ class HttpFaultProxy:
             and (pattern is None or pattern.fullmatch(r.path))
         )
 
-    def __enter__(self) -> HttpFaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def _add(self, rule: Rule) -> None:
         with self._lock:
             self._rules.append(rule)
 
     # --- the loop's thread ----------------------------------------------------------------
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_forever()
-
-    def _submit(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(15)
-
-    async def _start(self) -> None:
+    async def _open(self) -> None:
         self._session = aiohttp.ClientSession(auto_decompress=False)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -222,7 +193,7 @@ class HttpFaultProxy:
             task.cancel()
         await asyncio.gather(*handlers, return_exceptions=True)
 
-    async def _stop(self) -> None:
+    async def _close(self) -> None:
         await self._cancel_handlers()
         if self._runner is not None:
             await self._runner.cleanup()

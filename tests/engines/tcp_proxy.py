@@ -17,12 +17,10 @@ import asyncio
 import enum
 import socket
 import struct
-import threading
-from collections.abc import Coroutine
 from contextlib import suppress
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from .loop_thread import LoopThread
 from .ports import free_port
 
 T = TypeVar("T")
@@ -36,33 +34,19 @@ class Mode(enum.Enum):
     RESET = "reset"
 
 
-class TcpProxy:
+class TcpProxy(LoopThread):
     def __init__(self, upstream_host: str, upstream_port: int, *, port: int | None = None):
+        super().__init__("tcp-proxy")
         self.upstream = (upstream_host, upstream_port)
         self.port = port or free_port()
         self.mode = Mode.PASS
         self.delay_seconds = 0.0
         self.accepted = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="tcp-proxy", daemon=True)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- control (any thread) -----------------------------------------------------------
-
-    def start(self) -> TcpProxy:
-        self._thread.start()
-        self._submit(self._listen())
-        return self
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._submit(self._shutdown())
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-        if not self._loop.is_closed() and not self._loop.is_running():
-            self._loop.close()
 
     def heal(self) -> None:
         self.mode, self.delay_seconds = Mode.PASS, 0.0
@@ -82,30 +66,12 @@ class TcpProxy:
     def open_connections(self) -> int:
         return len(self._writers) // 2
 
-    def __enter__(self) -> TcpProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # --- the loop's thread ----------------------------------------------------------------
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_forever()
-
-    def _submit(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
-
-    async def _listen(self) -> None:
+    async def _open(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
 
-    async def _shutdown(self) -> None:
+    async def _close(self) -> None:
         if self._server is not None:
             self._server.close()
         await self._reset_all()
