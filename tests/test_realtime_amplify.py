@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 import realtime_support
+from datasources.cachedir import cache_dir
 from engines.ports import free_port
 from realtime_support import (
     ADD_LINES,
@@ -60,9 +61,8 @@ def amplify_client_home() -> Path:
     """Where `make engines-amplify` installed node_modules for the current lock file."""
     if home := os.environ.get("CG_AMPLIFY_CLIENT_HOME"):
         return Path(home)
-    cache = os.environ.get("CG_CACHE_DIR") or str(Path.home() / ".cache" / "commerce-graph")
     digest = hashlib.sha256((CLIENT / "package-lock.json").read_bytes()).hexdigest()[:12]
-    return Path(cache) / "engines" / "amplify-client" / digest
+    return cache_dir() / "engines" / "amplify-client" / digest
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -37,6 +36,7 @@ from importlib import metadata
 from pathlib import Path
 
 from datasources import frozen
+from datasources.cachedir import cache_dir as default_cache_dir
 
 PYTHON_VERSION = "3.11"
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
@@ -261,11 +261,6 @@ def build(
         if bytecode:
             compile_bytecode(tree, own)
         return write_zip(tree_files(tree, bytecode=bytecode), out)
-
-
-def default_cache_dir() -> Path:
-    """$CG_CACHE_DIR, else ~/.cache/commerce-graph (as mk/*.mk lay it out)."""
-    return Path(os.environ.get("CG_CACHE_DIR") or Path.home() / ".cache" / "commerce-graph")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

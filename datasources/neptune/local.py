@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from datasources.cachedir import cache_dir
+
 VERSION = "3.7.3"
 MAIN_CLASS = "org.apache.tinkerpop.gremlin.server.GremlinServer"
 TOOLS_DIR = Path(__file__).resolve().parents[2] / "tools" / "engines" / "gremlin"
@@ -52,8 +54,7 @@ def gremlin_home() -> Path:
     """$CG_GREMLIN_HOME, else $CG_CACHE_DIR/engines/gremlin (as mk/gremlin.mk lays it out)."""
     if home := os.environ.get("CG_GREMLIN_HOME"):
         return Path(home)
-    cache = os.environ.get("CG_CACHE_DIR") or str(Path.home() / ".cache" / "commerce-graph")
-    return Path(cache) / "engines" / "gremlin"
+    return cache_dir() / "engines" / "gremlin"
 
 
 def missing_requirement(home: Path | None = None) -> str | None:

@@ -15,6 +15,8 @@ from typing import IO, TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
+from datasources.cachedir import cache_dir
+
 from .ports import free_port
 from .process import stop_process_group
 
@@ -36,8 +38,7 @@ def ddb_local_lib() -> Path:
     """Jar directory: $CG_DDB_LOCAL_LIB, else $CG_CACHE_DIR/engines/ddb/lib (as mk/engines.mk)."""
     if lib := os.environ.get("CG_DDB_LOCAL_LIB"):
         return Path(lib)
-    cache = os.environ.get("CG_CACHE_DIR") or str(Path.home() / ".cache" / "commerce-graph")
-    return Path(cache) / "engines" / "ddb" / "lib"
+    return cache_dir() / "engines" / "ddb" / "lib"
 
 
 def dynamodb_client(endpoint: str) -> DynamoDBClient:

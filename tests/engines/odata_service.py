@@ -28,6 +28,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from datasources.cachedir import cache_dir
 from datasources.erp.demo import COLUMNS, ErpData, Value
 
 from .ports import free_port
@@ -63,9 +64,8 @@ def erp_service_home() -> Path:
     """Where `make engines-odata` installed node_modules for the current lock file."""
     if home := os.environ.get("CG_ERP_SERVICE_HOME"):
         return Path(home)
-    cache = os.environ.get("CG_CACHE_DIR") or str(Path.home() / ".cache" / "commerce-graph")
     digest = hashlib.sha256((PROJECT / "package-lock.json").read_bytes()).hexdigest()[:12]
-    return Path(cache) / "engines" / "erp-service" / digest
+    return cache_dir() / "engines" / "erp-service" / digest
 
 
 @contextmanager

@@ -27,6 +27,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from datasources.cachedir import cache_dir
+
 from .http_fault_proxy import HttpFaultProxy
 from .ports import free_port
 from .process import stop_process_group
@@ -57,7 +59,7 @@ class StripeMockError(RuntimeError):
 
 
 def stripe_mock_binary() -> str:
-    installed = Path.home() / ".cache" / "commerce-graph" / "bin" / "stripe-mock"
+    installed = cache_dir() / "bin" / "stripe-mock"  # where mk/stripe.mk installs it
     candidates = (os.environ.get("CG_STRIPE_MOCK"), str(installed), shutil.which("stripe-mock"))
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
