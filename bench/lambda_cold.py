@@ -66,7 +66,9 @@ from tests.engines.dynamodb_local import start_dynamodb_local
 RESULTS = Path(__file__).resolve().parent / "results" / "lambda-latest.json"
 TABLE_PREFIX = "cg-bench-lambda-"
 HANDLER = "appsync.lambda_handler"
-FLOOR = "import orjson, strawberry"
+# What the handler module needs before any code of ours (strawberry brings graphql and asyncio).
+FLOOR_MODULES = ("orjson", "strawberry")
+FLOOR = f"import {', '.join(FLOOR_MODULES)}"
 # Debian's CPython (a PGO + LTO build, its interpreter linked statically), beside the venv's.
 DISTRIBUTION_PYTHONS = ("/usr/bin/python3.11",)
 
@@ -245,9 +247,7 @@ def cold_imports(
     kinds: dict[str, tuple[Path, tuple[str, ...], str]] = {
         "python -c pass": (task, (), sys.executable),
         "import strawberry": (task, ("strawberry",), sys.executable),
-        # What the handler module needs before any code of ours (strawberry brings graphql
-        # and asyncio).
-        FLOOR: (task, ("orjson", "strawberry"), sys.executable),
+        FLOOR: (task, FLOOR_MODULES, sys.executable),
         f"import {HANDLER}": (task, (HANDLER,), sys.executable),
         f"import {HANDLER} (no .pyc)": (sources_only, (HANDLER,), sys.executable),
     }
@@ -256,7 +256,7 @@ def cold_imports(
     # The same package under another build of the same CPython (e.g. a distribution's, built
     # with PGO and LTO): how much of the figure is the interpreter's build.
     for label, python in (others or {}).items():
-        kinds[f"{FLOOR} [{label}]"] = (task, ("orjson", "strawberry"), python)
+        kinds[f"{FLOOR} [{label}]"] = (task, FLOOR_MODULES, python)
         kinds[f"import {HANDLER} [{label}]"] = (task, (HANDLER,), python)
     samples: dict[str, list[Sample]] = {kind: [] for kind in kinds}
     for _ in range(runs):
@@ -567,7 +567,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.no_instructions:
             print("instructions (callgrind) ...", flush=True)
             counted = instructions(
-                {FLOOR: (task, ("orjson", "strawberry")), f"import {HANDLER}": (task, (HANDLER,))}
+                {FLOOR: (task, FLOOR_MODULES), f"import {HANDLER}": (task, (HANDLER,))}
                 | ({f"import {HANDLER} (--before package)": (before, (HANDLER,))} if before else {})
             )
         with start_dynamodb_local() as endpoint:

@@ -1,5 +1,7 @@
 """The `userErrors` of mutation payloads: business failures, each with a domain code."""
 
+from typing import Self
+
 import strawberry
 
 from resolvers.errors import CartErrorCode, OrderErrorCode, UserErrorRecord
@@ -18,7 +20,7 @@ class CartUserError:
     code: CartErrorCode
 
     @classmethod
-    def of(cls, e: UserErrorRecord) -> "CartUserError":
+    def of(cls, e: UserErrorRecord) -> Self:
         return cls(
             field=list(e.field) if e.field else None, message=e.message, code=CartErrorCode(e.code)
         )
@@ -33,7 +35,7 @@ class OrderUserError:
     code: OrderErrorCode
 
     @classmethod
-    def of(cls, e: UserErrorRecord) -> "OrderUserError":
+    def of(cls, e: UserErrorRecord) -> Self:
         return cls(
             field=list(e.field) if e.field else None, message=e.message, code=OrderErrorCode(e.code)
         )

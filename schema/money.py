@@ -1,6 +1,7 @@
 """Money as Shopify and Saleor shape it: a decimal string amount, never a Float."""
 
 import enum
+from typing import Self
 
 import strawberry
 
@@ -33,7 +34,7 @@ class Money:
     currency_code: CurrencyCode
 
     @classmethod
-    def of(cls, record: MoneyRecord) -> "Money":
+    def of(cls, record: MoneyRecord) -> Self:
         return cls(amount=f"{record.amount:.2f}", currency_code=CurrencyCode(record.currency_code))
 
 
@@ -46,7 +47,7 @@ class TaxedMoney:
     gross: Money
 
     @classmethod
-    def of(cls, net: MoneyRecord, tax: MoneyRecord) -> "TaxedMoney":
+    def of(cls, net: MoneyRecord, tax: MoneyRecord) -> Self:
         return cls(net=Money.of(net), tax=Money.of(tax), gross=Money.of(net + tax))
 
 

@@ -1,5 +1,7 @@
 """Cart mutations. Each returns `{cart, userErrors}`; a refused change writes nothing."""
 
+from typing import Self
+
 import strawberry
 
 from resolvers import cart as carts
@@ -47,7 +49,7 @@ class CartPayload:
     user_errors: list[CartUserError]
 
     @classmethod
-    async def of(cls, info: Info, result: CartResult) -> "CartPayload":
+    async def of(cls, info: Info, result: CartResult) -> Self:
         cart = None
         if result.cart and not result.user_errors:
             await evict_cart(info, result.cart.id)

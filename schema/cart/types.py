@@ -5,6 +5,7 @@ variants) fetched in one batch first, so line fields stay synchronous.
 """
 
 from collections.abc import Mapping
+from typing import Self
 
 import strawberry
 
@@ -107,7 +108,7 @@ class Cart:
         prices: Prices,
         views: Mapping[str, ProductView],
         prices_error: SourceError | None = None,
-    ) -> "Cart":
+    ) -> Self:
         return cls(
             id=strawberry.ID(r.id),
             channel=r.channel,

@@ -7,7 +7,7 @@ product, and its loader still sends one traversal for the whole page.
 """
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Self
 
 import strawberry
 
@@ -69,7 +69,7 @@ class Brand:
     name: str
 
     @classmethod
-    def of(cls, r: BrandRecord) -> "Brand":
+    def of(cls, r: BrandRecord) -> Self:
         return cls(id=strawberry.ID(r.id), name=r.name)
 
 
@@ -85,7 +85,7 @@ class Variant:
     view: strawberry.Private[ProductView]
 
     @classmethod
-    def of(cls, r: VariantRecord, view: ProductView) -> "Variant":
+    def of(cls, r: VariantRecord, view: ProductView) -> Self:
         return cls(
             id=strawberry.ID(r.id),
             sku=r.sku,
@@ -138,7 +138,7 @@ class Variant:
         )
 
     @strawberry.field
-    async def product(self, info: Info) -> "Annotated[Product, strawberry.lazy(__name__)]":
+    async def product(self, info: Info) -> "Product":
         (product,) = await products_for(info, [self.view.record])
         return product
 
@@ -156,7 +156,7 @@ class Product:
     view: strawberry.Private[ProductView]
 
     @classmethod
-    def of(cls, view: ProductView) -> "Product":
+    def of(cls, view: ProductView) -> Self:
         r = view.record
         return cls(
             id=strawberry.ID(r.id),
@@ -179,7 +179,7 @@ class Product:
         return Brand.of(self.view.brand) if self.view.brand else None
 
     @strawberry.field
-    def category(self) -> "Annotated[Category, strawberry.lazy(__name__)] | None":
+    def category(self) -> "Category | None":
         return Category.of(self.view.category) if self.view.category else None
 
     @strawberry.field(description="Lowest and highest variant price on a channel.")
@@ -218,7 +218,7 @@ class Category:
     record: strawberry.Private[CategoryRecord]
 
     @classmethod
-    def of(cls, r: CategoryRecord) -> "Category":
+    def of(cls, r: CategoryRecord) -> Self:
         return cls(id=strawberry.ID(r.id), name=r.name, slug=r.slug, record=r)
 
     @strawberry.field

@@ -1,6 +1,6 @@
 """Customers and addresses."""
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
 
@@ -31,7 +31,7 @@ class Address:
     phone: AWSPhone | None
 
     @classmethod
-    def of(cls, a: AddressRecord) -> "Address":
+    def of(cls, a: AddressRecord) -> Self:
         return cls(
             first_name=a.first_name,
             last_name=a.last_name,
@@ -56,7 +56,7 @@ class Loyalty:
     )
 
     @classmethod
-    def of(cls, r: LoyaltyRecord) -> "Loyalty":
+    def of(cls, r: LoyaltyRecord) -> Self:
         return cls(
             tier=r.tier,
             points=r.points,
@@ -76,7 +76,7 @@ class Customer:
     created_at: AWSDateTime
 
     @classmethod
-    def of(cls, r: CustomerRecord) -> "Customer":
+    def of(cls, r: CustomerRecord) -> Self:
         return cls(
             id=strawberry.ID(r.id),
             email=AWSEmail(r.email),

@@ -1,5 +1,7 @@
 """Locations, stock per location, availability per channel."""
 
+from typing import Self
+
 import strawberry
 
 from datasources.inventory import LocationKind, LocationRecord
@@ -22,7 +24,7 @@ class Location:
     channels: list[Channel]
 
     @classmethod
-    def of(cls, r: LocationRecord) -> "Location":
+    def of(cls, r: LocationRecord) -> Self:
         return cls(
             id=strawberry.ID(r.id),
             name=r.name,
@@ -40,7 +42,7 @@ class Stock:
     available: int
 
     @classmethod
-    def of(cls, s: StockAtLocation) -> "Stock":
+    def of(cls, s: StockAtLocation) -> Self:
         return cls(
             location_id=strawberry.ID(s.location_id),
             quantity=s.level.quantity,
@@ -64,7 +66,7 @@ class Availability:
     in_stock: bool
 
     @classmethod
-    def of(cls, a: AvailabilityRecord) -> "Availability":
+    def of(cls, a: AvailabilityRecord) -> Self:
         return cls(
             channel=a.channel,
             location_id=strawberry.ID(a.location_id) if a.location_id else None,

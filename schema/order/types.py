@@ -1,5 +1,7 @@
 """Orders and their lines."""
 
+from typing import Self
+
 import strawberry
 
 from datasources.order import OrderLineRecord, OrderPaymentRecord, OrderRecord, OrderStatus
@@ -23,7 +25,7 @@ class Payment:
     amount: Money
 
     @classmethod
-    def of(cls, r: OrderPaymentRecord) -> "Payment":
+    def of(cls, r: OrderPaymentRecord) -> Self:
         return cls(
             id=strawberry.ID(r.id),
             provider=r.provider,
@@ -45,7 +47,7 @@ class OrderLine:
     location_id: strawberry.ID
 
     @classmethod
-    def of(cls, r: OrderLineRecord) -> "OrderLine":
+    def of(cls, r: OrderLineRecord) -> Self:
         return cls(
             id=strawberry.ID(r.id),
             variant_id=strawberry.ID(r.variant_id),
@@ -79,7 +81,7 @@ class Order:
     record: strawberry.Private[OrderRecord]
 
     @classmethod
-    def of(cls, r: OrderRecord) -> "Order":
+    def of(cls, r: OrderRecord) -> Self:
         return cls(
             id=strawberry.ID(r.id),
             number=r.number,

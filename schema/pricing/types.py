@@ -1,5 +1,7 @@
 """A variant's price on one channel."""
 
+from typing import Self
+
 import strawberry
 
 from datasources.pricing import PriceRecord
@@ -22,7 +24,7 @@ class VariantPrice:
     )
 
     @classmethod
-    def of(cls, channel: Channel, r: PriceRecord) -> "VariantPrice":
+    def of(cls, channel: Channel, r: PriceRecord) -> Self:
         return cls(
             channel=channel,
             price=Money.of(r.price),
